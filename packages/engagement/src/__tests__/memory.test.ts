@@ -1,0 +1,4 @@
+import { createMemoryCounterStore } from "../adapters/memory.js";
+import { counterStoreContract } from "./counter-store.contract.js";
+
+counterStoreContract("memory", () => createMemoryCounterStore());

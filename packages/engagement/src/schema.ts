@@ -1,0 +1,44 @@
+import { z } from "zod";
+
+/** Every engagement event type, in the order a viewer typically produces them. */
+export const engagementEventTypes = [
+  "impression",
+  "view",
+  "watch",
+  "complete",
+  "replay",
+  "skip",
+  "like",
+  "unlike",
+  "share",
+  "comment",
+] as const;
+
+export type EngagementEventType = (typeof engagementEventTypes)[number];
+
+const identifier = z.string().trim().min(1).max(128);
+const milliseconds = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * One engagement event, as the player sends it. This package owns the shape; the player and the
+ * reference server follow it (the reference server's contract test checks that they do).
+ */
+export const engagementEventSchema = z.strictObject({
+  /** Client-generated and unique: an id is applied at most once. */
+  id: identifier,
+  type: z.enum(engagementEventTypes),
+  videoId: identifier,
+  sessionId: identifier,
+  userId: identifier.optional(),
+  creatorId: identifier.optional(),
+  /** When it happened, in milliseconds since the Unix epoch. */
+  ts: milliseconds,
+  /** Watch time covered by this event (on `watch`, `complete`, `skip`). */
+  watchMs: milliseconds.optional(),
+  /** The video's duration as the player knows it. */
+  durationMs: milliseconds.optional(),
+  /** Playback position when the event was produced. */
+  positionMs: milliseconds.optional(),
+});
+
+export type EngagementEvent = z.infer<typeof engagementEventSchema>;

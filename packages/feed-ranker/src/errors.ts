@@ -1,0 +1,24 @@
+/** Stable error codes: match on `error.code`, never on the message. */
+export const FeedRankerErrorCode = {
+  /** Options passed to a factory or adapter failed validation. */
+  INVALID_OPTIONS: "INVALID_OPTIONS",
+  /** An argument to a method failed validation. */
+  INVALID_INPUT: "INVALID_INPUT",
+} as const;
+
+export type FeedRankerErrorCode = (typeof FeedRankerErrorCode)[keyof typeof FeedRankerErrorCode];
+
+/** The one error type `@reelkit/feed-ranker` throws. */
+export class FeedRankerError extends Error {
+  override readonly name = "FeedRankerError";
+  readonly code: FeedRankerErrorCode;
+
+  constructor(code: FeedRankerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`[@reelkit/feed-ranker] ${message}`, options);
+    this.code = code;
+  }
+}
+
+export function isFeedRankerError(error: unknown): error is FeedRankerError {
+  return error instanceof FeedRankerError;
+}

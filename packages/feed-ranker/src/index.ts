@@ -1,0 +1,1 @@
+export { FeedRankerError, FeedRankerErrorCode, isFeedRankerError } from "./errors.js";

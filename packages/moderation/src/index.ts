@@ -1,0 +1,1 @@
+export { isModerationError, ModerationError, ModerationErrorCode } from "./errors.js";

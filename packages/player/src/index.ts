@@ -1,0 +1,1 @@
+export { isPlayerError, PlayerError, PlayerErrorCode } from "./errors.js";

@@ -1,0 +1,1 @@
+export { isTranscodeError, TranscodeError, TranscodeErrorCode } from "./errors.js";
