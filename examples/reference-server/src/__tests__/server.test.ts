@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../config.js";
+import { packageNames } from "../health.js";
+import { createReferenceServer, type ReferenceServer } from "../server.js";
+
+let app: ReferenceServer;
+let base: string;
+beforeAll(async () => {
+  app = createReferenceServer();
+  base = (await app.listen(0, "127.0.0.1")).url;
+});
+afterAll(() => app.close());
+
+describe("health", () => {
+  it("reports every package with the version from its own manifest", async () => {
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; packages: Array<{ name: string; version: string }> };
+    expect(body.status).toBe("ok");
+    expect(body.packages.map((p) => p.name)).toEqual([...packageNames]);
+    for (const p of body.packages) expect(p.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("serves the health page listing the packages", async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    for (const name of packageNames) expect(html).toContain(`<code>${name}</code>`);
+  });
+
+  it("answers unknown paths with 404 and other methods with 405", async () => {
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    const res = await fetch(`${base}/healthz`, { method: "POST" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("loadConfig", () => {
+  it("defaults to 127.0.0.1:3000", () => {
+    expect(loadConfig({})).toEqual({ PORT: 3000, HOST: "127.0.0.1" });
+  });
+
+  it("rejects a port that is not a port", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+  });
+});
