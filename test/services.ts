@@ -1,0 +1,40 @@
+// How every integration test finds the real engines: the variables `scripts/services.mjs up`
+// publishes (loaded from .reelkit/services.env by vitest.config.ts) or the caller's own.
+// A missing variable fails the test loudly; no integration test is ever skipped.
+
+export type ServiceVariable = "REDIS_URL" | "REDIS_CLUSTER_NODES" | "KAFKA_BROKERS" | "CASSANDRA_CONTACT_POINTS";
+
+const starters: Record<ServiceVariable, string> = {
+  REDIS_URL: "redis",
+  REDIS_CLUSTER_NODES: "redis-cluster",
+  KAFKA_BROKERS: "kafka",
+  CASSANDRA_CONTACT_POINTS: "cassandra",
+};
+
+export function serviceEnv(name: ServiceVariable): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    throw new Error(`${name} is not set: start the engine with \`node scripts/services.mjs up ${starters[name]}\``);
+  }
+  return value;
+}
+
+/** REDIS_CLUSTER_NODES as ioredis Cluster start-up nodes. */
+export function clusterNodes(): Array<{ host: string; port: number }> {
+  return hostPorts("REDIS_CLUSTER_NODES");
+}
+
+/** A comma-separated `host:port` list from one of the variables. */
+export function hostPorts(name: ServiceVariable): Array<{ host: string; port: number }> {
+  return serviceEnv(name)
+    .split(",")
+    .map((entry) => {
+      const [host = "", port = ""] = entry.trim().split(":");
+      return { host, port: Number(port) };
+    });
+}
+
+/** Shared test data (real media, PDQ vectors); never copied into the repository. */
+export function sharedDataDir(): string {
+  return process.env.REELKIT_SHARED_DATA ?? new URL("../../shared/data", import.meta.url).pathname;
+}
