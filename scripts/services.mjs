@@ -14,7 +14,7 @@
 // it is health-checked and never started or stopped by this script.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { log, readPid, ServiceError, stateDir, waitFor } from "./services/lib.mjs";
+import { log, readPid, ServiceError, stateDir, waitFor, withTimeout } from "./services/lib.mjs";
 
 const modules = {
   tools: () => import("./services/tools.mjs"),
@@ -36,7 +36,7 @@ async function load(names) {
 
 async function healthy(service) {
   try {
-    return Boolean(await service.check());
+    return Boolean(await withTimeout(service.check(), 30_000, `${service.name} health check`));
   } catch {
     return false;
   }
@@ -60,7 +60,7 @@ async function up(service) {
   } else {
     log(service.name, "our process is alive but not healthy yet; waiting for it");
   }
-  await waitFor(service.name, () => service.check(), {
+  await waitFor(service.name, () => withTimeout(service.check(), 30_000, "health check"), {
     timeoutMs: service.startTimeoutMs,
     logFile: service.logFile,
     pidName: service.pidNames[0],
@@ -139,7 +139,22 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
+let finished = false;
+// If the event loop empties while main() is still awaiting, something hung without a timer: that
+// must fail loudly, never end as a silent exit 0 that reads as "engines up".
+process.on("beforeExit", () => {
+  if (!finished) {
+    console.error("[services] internal error: a step hung with nothing left to wait on; see the log above");
+    process.exit(1);
+  }
 });
+
+main()
+  .then(() => {
+    finished = true;
+  })
+  .catch((error) => {
+    finished = true;
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  });

@@ -116,6 +116,18 @@ export async function stopDaemon(name, { timeoutMs = 20_000 } = {}) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Reject when `promise` has not settled within `ms`. Health checks need this: a client waiting
+ * for a node that never answers may hold no timer, and Node would then exit mid-check with code 0.
+ */
+export function withTimeout(promise, ms, what = "operation") {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Poll `probe` until it resolves truthy. On timeout, throw with the log tail so a failing CI run
  * shows why the engine did not come up.
  * @param {string} service @param {() => Promise<unknown>} probe

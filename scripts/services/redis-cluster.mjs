@@ -3,7 +3,16 @@
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { ensureApt, portOpen, ServiceError, serviceDir, spawnDaemon, stopDaemon, waitFor } from "./lib.mjs";
+import {
+  ensureApt,
+  portOpen,
+  ServiceError,
+  serviceDir,
+  spawnDaemon,
+  stopDaemon,
+  waitFor,
+  withTimeout,
+} from "./lib.mjs";
 
 const ports = [7110, 7111, 7112];
 const dir = serviceDir("redis-cluster");
@@ -75,7 +84,7 @@ export default {
     });
     cluster.on("error", () => {});
     try {
-      await cluster.connect();
+      await withTimeout(cluster.connect(), 5000, "cluster connect");
       const info = await cluster.cluster("INFO");
       if (!String(info).includes("cluster_state:ok")) return false;
       const masters = cluster.nodes("master").length;

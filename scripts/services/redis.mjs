@@ -1,7 +1,7 @@
 // Single Redis server on 127.0.0.1:6390 (non-default port so it never collides with a system Redis),
 // persistence off: it holds test and development data only.
 import { join } from "node:path";
-import { ensureApt, serviceDir, spawnDaemon, stopDaemon } from "./lib.mjs";
+import { ensureApt, serviceDir, spawnDaemon, stopDaemon, withTimeout } from "./lib.mjs";
 
 const port = 6390;
 const dir = serviceDir("redis");
@@ -36,7 +36,7 @@ export default {
     });
     client.on("error", () => {});
     try {
-      await client.connect();
+      await withTimeout(client.connect(), 5000, "connect");
       const key = `reelkit:health:${process.pid}`;
       await client.set(key, "ok", "EX", 10);
       return (await client.get(key)) === "ok";
