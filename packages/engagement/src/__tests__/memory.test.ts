@@ -1,4 +1,0 @@
-import { createMemoryCounterStore } from "../adapters/memory.js";
-import { counterStoreContract } from "./counter-store.contract.js";
-
-counterStoreContract("memory", () => createMemoryCounterStore());
