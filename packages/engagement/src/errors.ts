@@ -6,6 +6,10 @@ export const EngagementErrorCode = {
   INVALID_INPUT: "INVALID_INPUT",
   /** A backend (Redis, Kafka, Cassandra) failed; the cause is attached. */
   BACKEND_FAILED: "BACKEND_FAILED",
+  /** The event journal has a damaged entry before its last line; nothing was replayed past it. */
+  JOURNAL_CORRUPT: "JOURNAL_CORRUPT",
+  /** The instance was closed. */
+  CLOSED: "CLOSED",
 } as const;
 
 export type EngagementErrorCode = (typeof EngagementErrorCode)[keyof typeof EngagementErrorCode];
