@@ -1,0 +1,106 @@
+// Lua run inside Redis. Kept in TypeScript so the build ships it with the adapter.
+
+/**
+ * Apply a batch of events to the cells of videos, atomically. It mirrors transition() in
+ * rules.ts line for line; the contract suite holds the two to the same results.
+ */
+export const applyScript = `-- Apply a batch of engagement events to cells of videos, atomically: dedupe by event id,
+-- the (video, pair) state transition, and every counter the event moves. This mirrors
+-- transition() in rules.ts line for line; the contract suite holds the two to the same results.
+--
+-- KEYS     the cells' counter hashes; every other key of a cell shares its {hash tag}, so its slot.
+--          On a Cluster all KEYS of one call are one cell; a single server takes the whole batch at once.
+-- ARGV[1]  dedupe window in seconds
+-- ARGV[2]  number of events, then 11 fields per event: cell (index into KEYS), id, type, pairKey,
+--          viewerKey, day, hour, watchMs, qualifyAtMs, reachedPoint, sessionPair (1|0)
+-- Returns one string per event: "" when the id was applied before, else "<viewsDelta>:<likesDelta>".
+local counters, cell
+local window = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local out = {}
+
+local simple = {
+  impression = "impressions", complete = "completions", replay = "replays",
+  skip = "skips", share = "shares", comment = "comments",
+}
+
+local function bump(day, field, by)
+  redis.call("HINCRBY", counters, field, by)
+  redis.call("HINCRBY", cell .. ":d", day .. ":" .. field, by)
+end
+
+for i = 0, n - 1 do
+  local b = 3 + i * 11
+  counters = KEYS[tonumber(ARGV[b])]
+  cell = string.sub(counters, 1, -3)
+  local id, kind, pair, viewer = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local day, hour = ARGV[b + 5], tonumber(ARGV[b + 6])
+  local watchMs, qualifyAt, reached = tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9])
+  local sessionPair = ARGV[b + 10] == "1"
+
+  local ids = cell .. ":i:" .. hour
+  if redis.call("SADD", ids, id) == 0 then
+    out[i + 1] = ""
+  else
+    -- Ids of an hour are forgotten together once no event of that hour can be accepted any more.
+    redis.call("EXPIREAT", ids, (hour + 1) * 3600 + window)
+    local pairKey = cell .. ":p:" .. pair
+    local st = redis.call("HMGET", pairKey, "w", "v", "m", "l")
+    local watched, viewed = tonumber(st[1]) or 0, st[2] == "1"
+    local maxPoint, liked = tonumber(st[3]) or -1, st[4] == "1"
+    local views, likes = 0, 0
+
+    if kind == "like" or kind == "unlike" then
+      local want = kind == "like"
+      if liked ~= want then
+        liked = want
+        likes = want and 1 or -1
+        bump(day, "likes", likes)
+      end
+    else
+      local field = simple[kind]
+      if field then bump(day, field, 1) end
+      if watchMs > 0 then
+        bump(day, "watchMs", watchMs)
+        watched = watched + watchMs
+      end
+      if not viewed and (kind == "complete" or watched >= qualifyAt) then
+        viewed = true
+        views = 1
+        bump(day, "views", 1)
+        redis.call("PFADD", cell .. ":h", viewer)
+      end
+      if reached > maxPoint then
+        if maxPoint >= 0 then redis.call("HINCRBY", cell .. ":r", maxPoint, -1) end
+        redis.call("HINCRBY", cell .. ":r", reached, 1)
+        maxPoint = reached
+      end
+    end
+
+    redis.call("HSET", pairKey, "w", watched, "v", viewed and "1" or "0", "m", maxPoint, "l", liked and "1" or "0")
+    -- A session's state matters for as long as its events may arrive; a like is kept for good.
+    if sessionPair then redis.call("EXPIRE", pairKey, window) end
+    out[i + 1] = views .. ":" .. likes
+  end
+end
+return out
+`;
+
+/**
+ * Add weights to one trending shard's bucket sets, keeping each set alive while its window can read it.
+ * KEYS: the bucket sets (one slot). ARGV: ttl seconds, then per key: member count, member, weight, …
+ */
+export const trendingScript = `
+local ttl = tonumber(ARGV[1])
+local at = 2
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  at = at + 1
+  for _ = 1, n do
+    redis.call("ZINCRBY", KEYS[k], ARGV[at + 1], ARGV[at])
+    at = at + 2
+  end
+  redis.call("EXPIRE", KEYS[k], ttl)
+end
+return 0
+`;
