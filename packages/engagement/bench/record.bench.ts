@@ -1,0 +1,145 @@
+// record() throughput with the Redis store, next to Redis's own ceiling on the same server.
+//
+//   node scripts/services.mjs up redis redis-cluster && npm run bench -- engagement
+//
+// 1. Mixed traffic (impressions, watch progress, completes, likes/unlikes, shares, 10 % retried
+//    duplicates) over 2,000 videos, batches of 500, against `redis-benchmark -t incr -P 16`.
+// 2. A hot video (90 % of events) on the 3-master cluster, automatic sharding on vs off.
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { Cluster, Redis } from "ioredis";
+import { createRedisStore } from "../src/adapters/redis-store.js";
+import { createEngagement, type EngagementEvent } from "../src/index.js";
+
+function serviceEnv(name: string): string {
+  const file = new URL("../../../.reelkit/services.env", import.meta.url);
+  const fromFile = existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${name}=`))
+        ?.slice(name.length + 1)
+    : undefined;
+  const value = process.env[name] ?? fromFile;
+  if (!value) throw new Error(`${name} is not set: run \`node scripts/services.mjs up redis redis-cluster\` first`);
+  return value;
+}
+
+const now = Date.now();
+let seed = 7;
+const random = () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
+
+function traffic(total: number, videoFor: () => string): EngagementEvent[][] {
+  const batches: EngagementEvent[][] = [];
+  const sent: EngagementEvent[] = [];
+  for (let b = 0; b < total / 500; b++) {
+    const batch: EngagementEvent[] = [];
+    for (let i = 0; i < 500; i++) {
+      if (sent.length > 0 && random() < 0.1) {
+        batch.push(sent[Math.floor(random() * sent.length)] as EngagementEvent);
+        continue;
+      }
+      const r = random();
+      const type =
+        r < 0.3
+          ? "impression"
+          : r < 0.6
+            ? "watch"
+            : r < 0.75
+              ? "complete"
+              : r < 0.87
+                ? "like"
+                : r < 0.93
+                  ? "unlike"
+                  : "share";
+      const event: EngagementEvent = {
+        id: randomUUID(),
+        type,
+        videoId: videoFor(),
+        sessionId: `s${Math.floor(random() * 20_000)}`,
+        userId: `u${Math.floor(random() * 10_000)}`,
+        ts: now - Math.floor(random() * 60_000),
+        watchMs: type === "watch" ? 1000 + Math.floor(random() * 2000) : 0,
+        positionMs: Math.floor(random() * 15_000),
+        durationMs: 15_000,
+      };
+      sent.push(event);
+      batch.push(event);
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+async function eventsPerSecond(client: Redis | Cluster, batches: EngagementEvent[][], options = {}): Promise<number> {
+  const store = createRedisStore({ client, keyPrefix: `bench:${randomUUID()}:`, ...options });
+  const engagement = await createEngagement({ store });
+  await engagement.record(batches[0] ?? []); // load the script, warm the connection
+  const started = performance.now();
+  let events = 0;
+  // Four batches in flight, as four request handlers of one server would have.
+  const queue = batches.slice(1);
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let batch = queue.shift(); batch !== undefined; batch = queue.shift()) {
+        await engagement.record(batch);
+        events += batch.length;
+      }
+    }),
+  );
+  return events / ((performance.now() - started) / 1000);
+}
+
+function redisBenchmark(url: string): number {
+  const { hostname, port } = new URL(url);
+  const out = execFileSync(
+    "redis-benchmark",
+    ["-h", hostname, "-p", port || "6379", "-t", "incr", "-P", "16", "-n", "1000000", "-q"],
+    { encoding: "utf8" },
+  );
+  const match = /INCR: ([\d.]+) requests per second/.exec(out);
+  if (!match) throw new Error(`unexpected redis-benchmark output: ${out}`);
+  return Number(match[1]);
+}
+
+const redis = new Redis(serviceEnv("REDIS_URL"));
+const nodes = serviceEnv("REDIS_CLUSTER_NODES")
+  .split(",")
+  .map((hp) => ({ host: hp.split(":")[0] ?? "", port: Number(hp.split(":")[1]) }));
+const cluster = new Cluster(nodes);
+try {
+  const mixed = traffic(100_000, () => `v${Math.floor(random() * 2000)}`);
+  const ours = await eventsPerSecond(redis, mixed);
+  const ceiling = redisBenchmark(serviceEnv("REDIS_URL"));
+
+  const hot = traffic(60_000, () => (random() < 0.9 ? "hot" : `v${Math.floor(random() * 2000)}`));
+  const sharded = await eventsPerSecond(cluster, hot, { hotEventsPerSecond: 2000 });
+  const single = await eventsPerSecond(cluster, hot, { maxShards: 1 });
+
+  console.log(
+    JSON.stringify({
+      results: [
+        {
+          name: "record, Redis, mixed batches of 500",
+          unit: "per s",
+          ours,
+          peer: "redis-benchmark INCR -P 16",
+          peerValue: ceiling,
+        },
+        {
+          name: "record, cluster, 90% one video",
+          unit: "per s",
+          ours: sharded,
+          peer: "same, sharding off",
+          peerValue: single,
+        },
+      ],
+    }),
+  );
+} finally {
+  redis.disconnect();
+  cluster.disconnect();
+}
