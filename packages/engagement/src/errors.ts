@@ -28,3 +28,13 @@ export class EngagementError extends Error {
 export function isEngagementError(error: unknown): error is EngagementError {
   return error instanceof EngagementError;
 }
+
+/** Run backend I/O; a driver failure becomes `BACKEND_FAILED` with the driver's error as `cause`. */
+export async function withBackend<T>(engine: string, what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (cause) {
+    if (cause instanceof EngagementError) throw cause;
+    throw new EngagementError(EngagementErrorCode.BACKEND_FAILED, `[${engine}] ${what} failed`, { cause });
+  }
+}

@@ -1,6 +1,6 @@
 import type { Client } from "cassandra-driver";
 import { z } from "zod";
-import { EngagementError, EngagementErrorCode } from "../errors.js";
+import { EngagementError, EngagementErrorCode, withBackend } from "../errors.js";
 import { HyperLogLog } from "../hll.js";
 import {
   type Counters,
@@ -90,14 +90,8 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
   const config = parseWith(optionsSchema, options, EngagementErrorCode.INVALID_OPTIONS, "options");
   const { client, keyspace: ks } = config;
   const ttl = Math.ceil(config.dedupeWindowMs / 1000);
-  const backend = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (cause) {
-      if (cause instanceof EngagementError) throw cause;
-      throw new EngagementError(EngagementErrorCode.BACKEND_FAILED, `[cassandra] ${what} failed`, { cause });
-    }
-  };
+  const backend = <T>(what: string, work: () => Promise<T>) => withBackend("cassandra", what, work);
+
   const run = (query: string, params: unknown[] = []) => client.execute(query, params, { prepare: true });
 
   await backend("schema", async () => {

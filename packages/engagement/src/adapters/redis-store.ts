@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { z } from "zod";
-import { EngagementError, EngagementErrorCode } from "../errors.js";
+import { EngagementErrorCode, withBackend } from "../errors.js";
 import { HyperLogLog } from "../hll.js";
 import { type Counters, counterFields, type NormalizedEvent, retentionPoints, zeroCounters } from "../rules.js";
 import type { ApplyContext, EngagementStore, StoredCounts, TrendingWindow, VideoRecord } from "../store.js";
@@ -103,14 +103,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
   const trendTag = (window: TrendingWindow, videoId: string) =>
     `${p}{trend:${window.name}:${hash(videoId) % config.trendingShards}}`;
 
-  const backend = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (cause) {
-      if (cause instanceof EngagementError) throw cause;
-      throw new EngagementError(EngagementErrorCode.BACKEND_FAILED, `[redis] ${what} failed`, { cause });
-    }
-  };
+  const backend = <T>(what: string, work: () => Promise<T>) => withBackend("redis", what, work);
 
   /** Shard counts of videos; cached for a second, and they only ever grow, so a stale count is safe for writers. */
   async function shardCounts(videoIds: readonly string[], fresh: boolean): Promise<number[]> {
