@@ -179,11 +179,12 @@ export async function createEngagement(options: EngagementOptions = {}): Promise
     lengthMs: w.lengthMs,
     halfLifeMs: w.halfLifeMs ?? w.lengthMs / 4,
   }));
-  const weights = { ...defaultTrendingWeights, ...config.trendingWeights };
+  // `view` weighs a qualified view, not the "playback started" event of the same name.
+  const weights = { ...defaultTrendingWeights, ...config.trendingWeights, view: 0 };
   const viewWeight = config.trendingWeights.view ?? 1;
   const context: ApplyContext = {
     windows,
-    weigh: (event, counters) => trendingWeight(event, { counters }, { ...weights, view: 0 }, viewWeight),
+    weigh: (event, counters) => trendingWeight(event, { counters }, weights, viewWeight),
   };
   const rules = { qualifiedViewMs: config.qualifiedViewMs };
   let closed = false;
