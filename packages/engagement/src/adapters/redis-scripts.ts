@@ -8,10 +8,13 @@ export const applyScript = `-- Apply a batch of engagement events to cells of vi
 -- the (video, pair) state transition, and every counter the event moves. This mirrors
 -- transition() in rules.ts line for line; the contract suite holds the two to the same results.
 --
--- KEYS     the cells' counter hashes; every other key of a cell shares its {hash tag}, so its slot.
---          On a Cluster all KEYS of one call are one cell; a single server takes the whole batch at once.
+-- On a Cluster, a call holds the events of one cell, already pinned by the client:
+--   KEYS = the cell's counter hash (every other key of the cell shares its {hash tag}, so its slot),
+--   each event's cellRef = 1, proposed and dirKey = "".
+-- On a single server, one call takes the whole batch and pins pairs itself (no KEYS):
+--   cellRef = "<prefix>{<videoId>#", proposed = the cell to use if the pair is new, dirKey = its pin.
 -- ARGV[1]  dedupe window in seconds
--- ARGV[2]  number of events, then 11 fields per event: cell (index into KEYS), id, type, pairKey,
+-- ARGV[2]  number of events, then 13 fields per event: cellRef, proposed, dirKey, id, type, pairKey,
 --          viewerKey, day, hour, watchMs, qualifyAtMs, reachedPoint, sessionPair (1|0)
 -- Returns one string per event: "" when the id was applied before, else "<viewsDelta>:<likesDelta>".
 local counters, cell
@@ -30,13 +33,24 @@ local function bump(day, field, by)
 end
 
 for i = 0, n - 1 do
-  local b = 3 + i * 11
-  counters = KEYS[tonumber(ARGV[b])]
+  local b = 3 + i * 13
+  local cellRef, proposed, dirKey = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local id, kind, pair, viewer = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
+  local day, hour = ARGV[b + 7], tonumber(ARGV[b + 8])
+  local watchMs, qualifyAt, reached = tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10]), tonumber(ARGV[b + 11])
+  local sessionPair = ARGV[b + 12] == "1"
+  if dirKey == "" then
+    counters = KEYS[tonumber(cellRef)]
+  else
+    -- The first writer's cell wins; a session's pin outlives its state by a whole window.
+    local pinned = redis.call("SET", dirKey, proposed, "NX", "GET")
+    if not pinned then
+      pinned = proposed
+      if sessionPair then redis.call("EXPIRE", dirKey, 2 * window) end
+    end
+    counters = cellRef .. pinned .. "}:c"
+  end
   cell = string.sub(counters, 1, -3)
-  local id, kind, pair, viewer = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local day, hour = ARGV[b + 5], tonumber(ARGV[b + 6])
-  local watchMs, qualifyAt, reached = tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9])
-  local sessionPair = ARGV[b + 10] == "1"
 
   local ids = cell .. ":i:" .. hour
   if redis.call("SADD", ids, id) == 0 then

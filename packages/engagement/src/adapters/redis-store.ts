@@ -64,6 +64,25 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
+/** One event as the apply script reads it (see redis-scripts.ts for the fields). */
+function eventFields(e: NormalizedEvent, cellRef: string | number, proposed: number | "", dirKey: string) {
+  return [
+    cellRef,
+    proposed,
+    dirKey,
+    e.id,
+    e.type,
+    e.pairKey,
+    e.viewerKey,
+    e.day,
+    Math.floor(e.ts / 3_600_000),
+    e.watchMs,
+    e.qualifyAtMs,
+    e.reachedPoint,
+    e.pairKey.startsWith("s:") ? 1 : 0,
+  ];
+}
+
 interface ShardCount {
   value: number;
   readAt: number;
@@ -154,69 +173,66 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
     );
   }
 
+  /**
+   * On a Cluster a script runs within one slot: pin each pair to a cell first (SET NX: the first
+   * writer's choice wins, every later event of the pair follows it), then one call per cell.
+   */
+  async function applyOnCluster(
+    events: readonly NormalizedEvent[],
+    propose: (e: NormalizedEvent) => number,
+  ): Promise<string[]> {
+    const pairs = [...new Map(events.map((e) => [`${e.videoId}\n${e.pairKey}`, e])).values()];
+    const pinned = new Map(
+      await Promise.all(
+        pairs.map(async (e) => {
+          const proposed = propose(e);
+          const key = directoryKey(e.videoId, e.pairKey);
+          // A session's pin outlives its state (renewed by every event) by a whole window; a like's is kept for good.
+          const previous = e.pairKey.startsWith("s:")
+            ? await client.set(key, proposed, "EX", 2 * windowSeconds, "NX", "GET")
+            : await client.set(key, proposed, "NX", "GET");
+          return [`${e.videoId}\n${e.pairKey}`, previous === null ? proposed : Number(previous)] as const;
+        }),
+      ),
+    );
+    const groups = new Map<string, number[]>();
+    events.forEach((e, index) => {
+      const key = `${cell(e.videoId, pinned.get(`${e.videoId}\n${e.pairKey}`) ?? 0)}:c`;
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, [index]);
+      else group.push(index);
+    });
+    const outcomes = new Array<string>(events.length).fill("");
+    await Promise.all(
+      [...groups].map(async ([key, indexes]) => {
+        const argv: Array<string | number> = [windowSeconds, indexes.length];
+        for (const index of indexes) argv.push(...eventFields(events[index] as NormalizedEvent, 1, "", ""));
+        const result = await scripts.reelkitApplyEngagement(1, key, ...argv);
+        indexes.forEach((index, i) => {
+          outcomes[index] = result[i] ?? "";
+        });
+      }),
+    );
+    return outcomes;
+  }
+
   async function apply(events: readonly NormalizedEvent[], context: ApplyContext): Promise<boolean[]> {
     if (events.length === 0) return [];
     const videoIds = [...new Set(events.map((e) => e.videoId))];
     const counts = await shardCounts(videoIds, false);
     const shards = new Map(videoIds.map((v, i) => [v, counts[i] ?? 1]));
 
-    // Pin each pair to a cell: the first writer's choice wins, and every later event of the pair follows it.
-    const pairs = [...new Map(events.map((e) => [`${e.videoId}\n${e.pairKey}`, e])).values()];
-    const cells = await Promise.all(
-      pairs.map(async (e) => {
-        const proposed = hash(e.pairKey) % (shards.get(e.videoId) ?? 1);
-        const key = directoryKey(e.videoId, e.pairKey);
-        // A session's pin outlives its state (renewed by every event) by a whole window; a like's is kept for good.
-        const previous = e.pairKey.startsWith("s:")
-          ? await client.set(key, proposed, "EX", 2 * windowSeconds, "NX", "GET")
-          : await client.set(key, proposed, "NX", "GET");
-        return [`${e.videoId}\n${e.pairKey}`, previous === null ? proposed : Number(previous)] as const;
-      }),
-    );
-    const cellOf = new Map(cells);
-
-    // A Cluster runs a script within one slot, so one call per cell; a single server takes the batch in one call.
-    const groups = new Map<string, { keys: string[]; indexes: number[] }>();
-    events.forEach((e, index) => {
-      const key = `${cell(e.videoId, cellOf.get(`${e.videoId}\n${e.pairKey}`) ?? 0)}:c`;
-      const groupKey = isCluster ? key : "";
-      let group = groups.get(groupKey);
-      if (group === undefined) {
-        group = { keys: [], indexes: [] };
-        groups.set(groupKey, group);
-      }
-      if (!group.keys.includes(key)) group.keys.push(key); // a handful per group on a Cluster
-      group.indexes.push(index);
-    });
-
-    const outcomes = new Array<string>(events.length).fill("");
-    await Promise.all(
-      [...groups.values()].map(async ({ keys, indexes }) => {
-        const keyIndex = new Map(keys.map((k, i) => [k, i + 1]));
-        const argv: Array<string | number> = [windowSeconds, indexes.length];
-        for (const index of indexes) {
-          const e = events[index] as NormalizedEvent;
-          const key = `${cell(e.videoId, cellOf.get(`${e.videoId}\n${e.pairKey}`) ?? 0)}:c`;
-          argv.push(
-            keyIndex.get(key) ?? 1,
-            e.id,
-            e.type,
-            e.pairKey,
-            e.viewerKey,
-            e.day,
-            Math.floor(e.ts / 3_600_000),
-            e.watchMs,
-            e.qualifyAtMs,
-            e.reachedPoint,
-            e.pairKey.startsWith("s:") ? 1 : 0,
-          );
-        }
-        const result = await scripts.reelkitApplyEngagement(keys.length, ...keys, ...argv);
-        indexes.forEach((index, i) => {
-          outcomes[index] = result[i] ?? "";
-        });
-      }),
-    );
+    const propose = (e: NormalizedEvent) => hash(e.pairKey) % (shards.get(e.videoId) ?? 1);
+    let outcomes: string[];
+    if (!isCluster) {
+      // One server holds every key: one script pins the pairs and applies the whole batch.
+      const argv: Array<string | number> = [windowSeconds, events.length];
+      for (const e of events)
+        argv.push(...eventFields(e, `${p}{${e.videoId}#`, propose(e), directoryKey(e.videoId, e.pairKey)));
+      outcomes = await scripts.reelkitApplyEngagement(0, ...argv);
+    } else {
+      outcomes = await applyOnCluster(events, propose);
+    }
 
     // shard tag → bucket key → video → weight
     const trending = new Map<string, { ttl: number; keys: Map<string, Map<string, number>> }>();
