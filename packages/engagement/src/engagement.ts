@@ -10,8 +10,10 @@ import {
   type NormalizedEvent,
   normalize,
   retentionPoints,
+  sessionTotalFields,
   trendingWeight,
   zeroCounters,
+  zeroSessionTotals,
 } from "./rules.js";
 import {
   type EngagementEvent,
@@ -106,6 +108,20 @@ export interface CreatorStats {
   days: Array<Counters & { date: string }>;
 }
 
+export interface SessionStats {
+  from: number;
+  to: number;
+  /** Sessions that started in the range (a session belongs to the day of its first event). */
+  sessions: number;
+  /** Watch time per session. */
+  averageWatchMs: number;
+  /** Qualified views per session. */
+  averageViews: number;
+  /** Session length: time from a session's first event to its last, averaged. */
+  averageLengthMs: number;
+  days: Array<{ date: string; sessions: number; watchMs: number; views: number; lengthMs: number }>;
+}
+
 export interface Engagement {
   record(events: unknown): Promise<RecordResult>;
   counts(videoIds: readonly string[]): Promise<Record<string, VideoCounts>>;
@@ -113,6 +129,8 @@ export interface Engagement {
   retention(videoId: string): Promise<Retention>;
   trending(options: { window: string; limit?: number }): Promise<Array<{ videoId: string; score: number }>>;
   creatorStats(creatorId: string, range: { from: number; to: number }): Promise<CreatorStats>;
+  /** Session length and depth over a range of UTC days. */
+  sessionStats(range: { from: number; to: number }): Promise<SessionStats>;
   registerVideo(video: { videoId: string; creatorId?: string; durationMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
@@ -345,6 +363,23 @@ export async function createEngagement(options: EngagementOptions = {}): Promise
           averageWatchMs: ratio(totals.watchMs, totals.views),
         },
         days: days.map(({ day, counters }) => ({ date: isoDate(day), ...counters })),
+      };
+    },
+
+    async sessionStats(range) {
+      open();
+      const { from, to } = parseWith(rangeSchema, range, EngagementErrorCode.INVALID_INPUT, "range");
+      const days = await store.sessionDays(dayOf(from), dayOf(to));
+      const sum = zeroSessionTotals();
+      for (const { totals } of days) for (const field of sessionTotalFields) sum[field] += totals[field];
+      return {
+        from,
+        to,
+        sessions: sum.sessions,
+        averageWatchMs: ratio(sum.watchMs, sum.sessions),
+        averageViews: ratio(sum.views, sum.sessions),
+        averageLengthMs: ratio(sum.lengthMs, sum.sessions),
+        days: days.map(({ day, totals }) => ({ date: isoDate(day), ...totals })),
       };
     },
 

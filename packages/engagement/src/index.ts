@@ -6,6 +6,7 @@ export {
   type EngagementOptions,
   type RecordResult,
   type Retention,
+  type SessionStats,
   type VideoCounts,
 } from "./engagement.js";
 export { EngagementError, EngagementErrorCode, isEngagementError } from "./errors.js";
@@ -17,6 +18,8 @@ export {
   type NormalizedEvent,
   type PairState,
   retentionPoints,
+  type SessionState,
+  type SessionTotals,
 } from "./rules.js";
 export {
   type EngagementEvent,

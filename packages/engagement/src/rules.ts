@@ -47,6 +47,7 @@ export interface NormalizedEvent {
   pairKey: string;
   /** Who counts as one unique viewer: the user when known, else the session. */
   viewerKey: string;
+  sessionId: string;
   userId: string | undefined;
   creatorId: string | undefined;
   ts: number;
@@ -114,6 +115,7 @@ export function normalize(
     videoId: event.videoId,
     pairKey: isLike ? `u:${event.userId}` : `s:${event.sessionId}`,
     viewerKey: event.userId !== undefined ? `u:${event.userId}` : `s:${event.sessionId}`,
+    sessionId: event.sessionId,
     userId: event.userId,
     creatorId: event.creatorId ?? video?.creatorId,
     ts: event.ts,
@@ -177,6 +179,48 @@ export function transition(state: PairState, event: NormalizedEvent): { state: P
     next.maxPoint = event.reachedPoint;
   }
   return { state: next, effects };
+}
+
+/** What a store keeps per session: the UTC day it started, and its first and last event times. */
+export interface SessionState {
+  day: number;
+  firstTs: number;
+  lastTs: number;
+}
+
+/** Per-day session totals; a session belongs to the day of its first event. */
+export interface SessionTotals {
+  sessions: number;
+  watchMs: number;
+  views: number;
+  /** Summed spans (last event - first event) of the day's sessions. */
+  lengthMs: number;
+}
+
+export const sessionTotalFields = ["sessions", "watchMs", "views", "lengthMs"] as const;
+export const zeroSessionTotals = (): SessionTotals => ({ sessions: 0, watchMs: 0, views: 0, lengthMs: 0 });
+
+/** Fold one applied event into its session: the next state, and what the session's day gains. */
+export function sessionStep(
+  state: SessionState | undefined,
+  event: NormalizedEvent,
+  effects: Effects,
+): { state: SessionState; gain: SessionTotals } {
+  const before = state ?? { day: event.day, firstTs: event.ts, lastTs: event.ts };
+  const next = {
+    day: before.day,
+    firstTs: Math.min(before.firstTs, event.ts),
+    lastTs: Math.max(before.lastTs, event.ts),
+  };
+  return {
+    state: next,
+    gain: {
+      sessions: state === undefined ? 1 : 0,
+      watchMs: effects.counters.watchMs ?? 0,
+      views: effects.counters.views ?? 0,
+      lengthMs: next.lastTs - next.firstTs - (before.lastTs - before.firstTs),
+    },
+  };
 }
 
 /** Weight of each event type in the trending score; negative feedback pulls a video down. */

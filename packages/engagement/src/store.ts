@@ -1,4 +1,4 @@
-import type { Counters, NormalizedEvent } from "./rules.js";
+import type { Counters, NormalizedEvent, SessionTotals } from "./rules.js";
 
 /** A trending window: its length and how finely it is bucketed. */
 export interface TrendingWindow {
@@ -26,7 +26,8 @@ export interface StoredCounts extends Counters {
 }
 
 /**
- * Port: where engagement state lives. A store applies the rules in `rules.ts` exactly, with each
+ * Port: where engagement state lives. A store applies the rules in `rules.ts` exactly (`transition`
+ * per event, `sessionStep` per applied event), with each
  * event id applied at most once, and the dedupe, the pair state and the counters changed together
  * (atomically where the backend allows). The memory store is the reference; the same contract
  * suite (`__tests__/engagement.contract.ts`) runs on every store.
@@ -42,6 +43,8 @@ export interface EngagementStore {
   trending(window: TrendingWindow, limit: number, now: number): Promise<Array<{ videoId: string; score: number }>>;
   /** Per-day counters of every video of a creator, for days `fromDay`..`toDay` inclusive. */
   creatorDays(creatorId: string, fromDay: number, toDay: number): Promise<Array<{ day: number; counters: Counters }>>;
+  /** Session totals per UTC day, for days `fromDay`..`toDay` inclusive (days without sessions omitted). */
+  sessionDays(fromDay: number, toDay: number): Promise<Array<{ day: number; totals: SessionTotals }>>;
   /** The creator's videos known to the store. */
   creatorVideos(creatorId: string): Promise<string[]>;
   registerVideo(video: VideoRecord): Promise<void>;

@@ -195,6 +195,38 @@ export function engagementContract(name: string, makeStore: () => EngagementStor
       expect(firstDay.totals.views).toBe(1);
     });
 
+    it("measures session length, watch time and views per session", async () => {
+      // Session ids are global to a store: fresh ones, and a day of their own far from other tests.
+      const day0 = T0 - 3 * 86_400_000;
+      const engagement = await make({ now: () => day0 + 86_400_000 });
+      const [v, w] = [vid(), vid()];
+      const [a, b] = [`sa-${randomUUID()}`, `sb-${randomUUID()}`];
+      const before = await engagement.sessionStats({ from: day0, to: day0 });
+      await engagement.record([
+        eventFactory(v, day0)("impression", { sessionId: a }),
+        eventFactory(v, day0 + 1000)("watch", { sessionId: a, watchMs: 4000 }),
+        eventFactory(w, day0 + 9000)("complete", { sessionId: a, watchMs: 2000 }),
+        eventFactory(v, day0 + 20_000)("like", { sessionId: a, userId: "u1" }),
+        eventFactory(w, day0 + 5000)("skip", { sessionId: b, watchMs: 500 }),
+      ]);
+      const after = await engagement.sessionStats({ from: day0, to: day0 });
+      // a: 10 ms → 20 010 ms (20 000 ms long), 6000 ms watched, 2 views; b: one event (0 ms), 500 ms, no view.
+      expect(after.sessions - before.sessions).toBe(2);
+      const days = after.days.map((d) => d.date);
+      expect(days).toEqual(["2026-11-17"]);
+      const added = (field: "watchMs" | "views" | "lengthMs") =>
+        (after.days[0]?.[field] ?? 0) - (before.days[0]?.[field] ?? 0);
+      expect(added("watchMs")).toBe(6500);
+      expect(added("views")).toBe(2);
+      expect(added("lengthMs")).toBe(20_000);
+      // A retry changes nothing.
+      const retry = eventFactory(w, day0 + 40_000)("share", { sessionId: a });
+      await engagement.record([retry]);
+      const once = await engagement.sessionStats({ from: day0, to: day0 });
+      await engagement.record([retry]);
+      expect(await engagement.sessionStats({ from: day0, to: day0 })).toEqual(once);
+    });
+
     it("matches the memory store on a random stream with duplicates and like/unlike churn", async () => {
       const store = await makeStore();
       const ours = await createEngagement({ store, now: () => T0 + 86_400_000 });

@@ -5,13 +5,20 @@ import { HyperLogLog } from "../hll.js";
 import {
   type Counters,
   counterFields,
+  type Effects,
   emptyPairState,
   type NormalizedEvent,
   type PairState,
   retentionPoints,
+  type SessionState,
+  type SessionTotals,
+  sessionStep,
+  sessionTotalFields,
   transition,
   zeroCounters,
+  zeroSessionTotals,
 } from "../rules.js";
+import { shardOf } from "../shard.js";
 import type { ApplyContext, EngagementStore, StoredCounts, TrendingWindow, VideoRecord } from "../store.js";
 import { bucketOf, decayOf, liveBuckets, topK } from "../trending.js";
 import { parseWith } from "../validate.js";
@@ -35,6 +42,8 @@ export interface CassandraStoreOptions {
    * @default 100
    */
   eventsPerBatch?: number;
+  /** Session state and per-day session totals are spread over this many partitions. @default 16 */
+  sessionShards?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -55,6 +64,7 @@ const optionsSchema = z.strictObject({
     .min(60_000)
     .default(7 * 86_400_000),
   eventsPerBatch: z.number().int().min(1).max(1000).default(100),
+  sessionShards: z.number().int().min(1).max(1024).default(16),
 });
 
 // Rows of one video's partition, by kind: c counter, d day counter, r retention point, h HyperLogLog,
@@ -67,6 +77,7 @@ const num = (value: unknown): number => {
     return (value as { toNumber(): number }).toNumber();
   return Number(value ?? 0);
 };
+
 const dayKey = (day: number, field: string) => `${String(day).padStart(7, "0")}:${field}`;
 const encodePair = (s: PairState) => Buffer.from(`${s.watchedMs},${s.viewed ? 1 : 0},${s.maxPoint},${s.liked ? 1 : 0}`);
 const decodePair = (data: Buffer | null): PairState => {
@@ -103,6 +114,9 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       `CREATE TABLE IF NOT EXISTS ${ks}.video_state (video_id text, kind text, key text, n bigint, data blob, score double, version bigint static, PRIMARY KEY (video_id, kind, key))`,
     );
     await client.execute(
+      `CREATE TABLE IF NOT EXISTS ${ks}.session_state (shard int, kind text, key text, n bigint, data blob, version bigint static, PRIMARY KEY (shard, kind, key))`,
+    );
+    await client.execute(
       `CREATE TABLE IF NOT EXISTS ${ks}.videos (video_id text PRIMARY KEY, creator_id text, duration_ms bigint)`,
     );
     await client.execute(
@@ -129,7 +143,12 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
   };
 
   /** Apply one video's events (in order) in conditional rounds; resolves applied flags. */
-  async function applyChunk(videoId: string, events: NormalizedEvent[], context: ApplyContext): Promise<boolean[]> {
+  async function applyChunk(
+    videoId: string,
+    events: NormalizedEvent[],
+    context: ApplyContext,
+    appliedNow: Array<{ event: NormalizedEvent; effects: Effects }>,
+  ): Promise<boolean[]> {
     for (let attempt = 0; ; attempt++) {
       const versionRow = (
         await run(`SELECT version FROM ${ks}.video_state WHERE video_id = ? LIMIT 1`, [videoId])
@@ -169,6 +188,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       };
       let viewersChanged = false;
       const newIds: NormalizedEvent[] = [];
+      const newEffects: Effects[] = [];
       const creators = new Set<string>();
 
       const flags = events.map((event) => {
@@ -176,6 +196,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
         applied.add(event.id);
         newIds.push(event);
         const { state, effects } = transition(pairState.get(event.pairKey) ?? emptyPairState(), event);
+        newEffects.push(effects);
         pairState.set(event.pairKey, state);
         changed.pairs.add(event.pairKey);
         for (const [field, by] of Object.entries(effects.counters) as Array<[keyof Counters, number]>) {
@@ -252,6 +273,9 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
         await new Promise((r) => setTimeout(r, Math.random() * 10 * (attempt + 1)));
         continue;
       }
+      newIds.forEach((event, i) => {
+        appliedNow.push({ event, effects: newEffects[i] as Effects });
+      });
       // Derived rows, written after the commit from absolute values: a crash before them leaves
       // trending or the creator index behind until the video's next batch rewrites them.
       await Promise.all([
@@ -281,6 +305,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       else list.push(i);
     });
     const flags = new Array<boolean>(events.length).fill(false);
+    const appliedNow: Array<{ event: NormalizedEvent; effects: Effects }> = [];
     await Promise.all(
       [...byVideo].map(async ([videoId, indexes]) => {
         for (let start = 0; start < indexes.length; start += config.eventsPerBatch) {
@@ -289,6 +314,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
             videoId,
             chunk.map((i) => events[i] as NormalizedEvent),
             context,
+            appliedNow,
           );
           chunk.forEach((i, k) => {
             flags[i] = result[k] ?? false;
@@ -296,7 +322,79 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
         }
       }),
     );
+    // Session totals are folded in after the videos' commits, only for events applied now: a crash
+    // in between can lose a session update, never add one twice.
+    const byShard = new Map<number, Array<{ event: NormalizedEvent; effects: Effects }>>();
+    for (const entry of appliedNow) {
+      const shard = shardOf(entry.event.sessionId, config.sessionShards);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+    }
+    await Promise.all([...byShard].map(([shard, entries]) => applySessions(shard, entries)));
     return flags;
+  }
+
+  /** Sessions of one shard: read, fold with sessionStep, one conditional batch (as for videos). */
+  async function applySessions(shard: number, entries: Array<{ event: NormalizedEvent; effects: Effects }>) {
+    const sessionRows = (kind: string, keys?: string[]) =>
+      keys === undefined || keys.length > 0
+        ? run(
+            `SELECT key, n, data FROM ${ks}.session_state WHERE shard = ? AND kind = ?${keys ? " AND key IN ?" : ""}`,
+            keys ? [shard, kind, keys] : [shard, kind],
+          ).then((r) => r.rows as unknown as Row[])
+        : Promise.resolve([]);
+    for (let attempt = 0; ; attempt++) {
+      const versionRow = (
+        await run(`SELECT version FROM ${ks}.session_state WHERE shard = ? LIMIT 1`, [shard])
+      ).first();
+      const version = versionRow === null ? null : num(versionRow.version);
+      const ids = [...new Set(entries.map((e) => e.event.sessionId))];
+      const states = new Map<string, SessionState>();
+      for (const row of await sessionRows("s", ids)) {
+        const [day = 0, firstTs = 0, lastTs = 0] = (row.data?.toString() ?? "").split(",").map(Number);
+        states.set(row.key, { day, firstTs, lastTs });
+      }
+      const days = new Set(entries.map((e) => states.get(e.event.sessionId)?.day ?? e.event.day));
+      const dayRows = await sessionRows(
+        "d",
+        [...days].flatMap((d) => sessionTotalFields.map((f) => `${d}:${f}`)),
+      );
+      const totals = new Map<string, number>(dayRows.map((r) => [r.key, num(r.n)]));
+      const changedDays = new Set<string>();
+      for (const { event, effects } of entries) {
+        const { state, gain } = sessionStep(states.get(event.sessionId), event, effects);
+        states.set(event.sessionId, state);
+        for (const field of sessionTotalFields) {
+          if (gain[field] === 0) continue;
+          const key = `${state.day}:${field}`;
+          totals.set(key, (totals.get(key) ?? 0) + gain[field]);
+          changedDays.add(key);
+        }
+      }
+      const queries = [
+        {
+          query: `UPDATE ${ks}.session_state SET version = ? WHERE shard = ? IF version = ?`,
+          params: [(version ?? 0) + 1, shard, version],
+        },
+        ...ids.map((id) => {
+          const s = states.get(id) as SessionState;
+          return {
+            query: `INSERT INTO ${ks}.session_state (shard, kind, key, data) VALUES (?, 's', ?, ?) USING TTL ?`,
+            params: [shard, id, Buffer.from(`${s.day},${s.firstTs},${s.lastTs}`), ttl],
+          };
+        }),
+        ...[...changedDays].map((key) => ({
+          query: `UPDATE ${ks}.session_state SET n = ? WHERE shard = ? AND kind = 'd' AND key = ?`,
+          params: [totals.get(key) ?? 0, shard, key],
+        })),
+      ];
+      if ((await client.batch(queries, { prepare: true })).wasApplied()) return;
+      if (attempt >= 50)
+        throw new EngagementError(
+          EngagementErrorCode.BACKEND_FAILED,
+          `[cassandra] session shard ${shard} stayed contended`,
+        );
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * (attempt + 1)));
+    }
   }
 
   return {
@@ -367,6 +465,27 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
           }
         }
         return [...totals].sort(([a], [b]) => a - b).map(([day, counters]) => ({ day, counters }));
+      }),
+
+    sessionDays: (fromDay, toDay) =>
+      backend("session days", async () => {
+        const totals = new Map<number, SessionTotals>();
+        const shards = await Promise.all(
+          Array.from({ length: config.sessionShards }, (_, shard) =>
+            run(`SELECT key, n FROM ${ks}.session_state WHERE shard = ? AND kind = 'd'`, [shard]),
+          ),
+        );
+        for (const result of shards) {
+          for (const row of result.rows) {
+            const [dayText, field] = (row.key as string).split(":") as [string, keyof SessionTotals];
+            const day = Number(dayText);
+            if (day < fromDay || day > toDay) continue;
+            const sum = totals.get(day) ?? zeroSessionTotals();
+            sum[field] += num(row.n);
+            totals.set(day, sum);
+          }
+        }
+        return [...totals].sort(([a], [b]) => a - b).map(([day, t]) => ({ day, totals: t }));
       }),
 
     creatorVideos: (creatorId) =>

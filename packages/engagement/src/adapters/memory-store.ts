@@ -5,8 +5,13 @@ import {
   type NormalizedEvent,
   type PairState,
   retentionPoints,
+  type SessionState,
+  type SessionTotals,
+  sessionStep,
+  sessionTotalFields,
   transition,
   zeroCounters,
+  zeroSessionTotals,
 } from "../rules.js";
 import type { ApplyContext, EngagementStore, StoredCounts, TrendingWindow, VideoRecord } from "../store.js";
 import { bucketOf, decayOf, liveBuckets, topK } from "../trending.js";
@@ -41,6 +46,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EngagementS
   const hourOf = (ts: number) => Math.floor(ts / 3_600_000);
   // window name → bucket → video → summed weight
   const trending = new Map<string, Map<number, Map<string, number>>>();
+  const sessions = new Map<string, SessionState>();
+  const sessionDays = new Map<number, SessionTotals>();
   let newestTs = 0;
 
   const video = (videoId: string): VideoState => {
@@ -72,6 +79,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EngagementS
   };
 
   const forgetOld = () => {
+    // A session idle for a whole window can receive no more events.
+    for (const [id, session] of sessions) if (session.lastTs < newestTs - dedupeWindowMs) sessions.delete(id);
     const oldest = hourOf(newestTs - dedupeWindowMs) - 1;
     for (const [hour, ids] of seenByHour) {
       if (hour >= oldest) continue;
@@ -135,6 +144,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EngagementS
           state.retention[to] = (state.retention[to] ?? 0) + 1;
         }
         if (event.creatorId !== undefined) linkCreator(event.creatorId, event.videoId);
+        const session = sessionStep(sessions.get(event.sessionId), event, effects);
+        sessions.set(event.sessionId, session.state);
+        const totals = sessionDays.get(session.state.day) ?? zeroSessionTotals();
+        for (const field of sessionTotalFields) totals[field] += session.gain[field];
+        sessionDays.set(session.state.day, totals);
         const weight = context.weigh(event, effects.counters);
         if (weight !== 0) for (const window of context.windows) addTrending(window, event, weight);
         return true;
@@ -183,6 +197,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EngagementS
         }
       }
       return [...totals].sort(([a], [b]) => a - b).map(([day, counters]) => ({ day, counters }));
+    },
+
+    async sessionDays(fromDay: number, toDay: number) {
+      return [...sessionDays]
+        .filter(([day]) => day >= fromDay && day <= toDay)
+        .sort(([a], [b]) => a - b)
+        .map(([day, totals]) => ({ day, totals: { ...totals } }));
     },
 
     async creatorVideos(creatorId: string) {

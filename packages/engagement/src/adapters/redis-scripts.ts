@@ -118,3 +118,36 @@ for k = 1, #KEYS do
 end
 return 0
 `;
+
+/**
+ * Fold applied events into their sessions (sessionStep in rules.ts) and the per-day session totals.
+ * Sessions are spread over shards by id; a call holds one shard's events on a Cluster, any on a
+ * single server. ARGV: dedupe window (s), count, then per event: shard tag, sessionId, day, ts,
+ * watchMs, views.
+ */
+export const sessionScript = `
+local window = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  local b = 3 + i * 6
+  local tag, sid, day, ts = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
+  local watch, views = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local key = tag .. ":s:" .. sid
+  local st = redis.call("HMGET", key, "d", "f", "l")
+  local days = tag .. ":days"
+  local sday, first, last = st[1], tonumber(st[2]), tonumber(st[3])
+  if not sday then
+    sday, first, last = day, ts, ts
+    redis.call("HINCRBY", days, sday .. ":sessions", 1)
+  end
+  local span = last - first
+  if ts < first then first = ts end
+  if ts > last then last = ts end
+  if watch > 0 then redis.call("HINCRBY", days, sday .. ":watchMs", watch) end
+  if views > 0 then redis.call("HINCRBY", days, sday .. ":views", views) end
+  if last - first > span then redis.call("HINCRBY", days, sday .. ":lengthMs", last - first - span) end
+  redis.call("HSET", key, "d", sday, "f", first, "l", last)
+  redis.call("EXPIRE", key, window)
+end
+return 0
+`;

@@ -2,11 +2,20 @@ import type { Cluster, Redis } from "ioredis";
 import { z } from "zod";
 import { EngagementErrorCode, withBackend } from "../errors.js";
 import { HyperLogLog } from "../hll.js";
-import { type Counters, counterFields, type NormalizedEvent, retentionPoints, zeroCounters } from "../rules.js";
+import {
+  type Counters,
+  counterFields,
+  type NormalizedEvent,
+  retentionPoints,
+  type SessionTotals,
+  zeroCounters,
+  zeroSessionTotals,
+} from "../rules.js";
+import { shardOf } from "../shard.js";
 import type { ApplyContext, EngagementStore, StoredCounts, TrendingWindow, VideoRecord } from "../store.js";
 import { bucketOf, bucketsPerWindow, decayOf, liveBuckets, topK } from "../trending.js";
 import { parseWith } from "../validate.js";
-import { applyScript, trendingScript } from "./redis-scripts.js";
+import { applyScript, sessionScript, trendingScript } from "./redis-scripts.js";
 
 export interface RedisStoreOptions {
   /** An ioredis `Redis` or `Cluster` client, created and owned by the caller. */
@@ -35,6 +44,8 @@ export interface RedisStoreOptions {
    * @default 16
    */
   trendingShards?: number;
+  /** Session state and per-day session totals are spread over this many slots. @default 16 */
+  sessionShards?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -52,17 +63,8 @@ const optionsSchema = z.strictObject({
   hotEventsPerSecond: z.number().positive().default(2000),
   maxShards: z.number().int().min(1).max(1024).default(64),
   trendingShards: z.number().int().min(1).max(1024).default(16),
+  sessionShards: z.number().int().min(1).max(1024).default(16),
 });
-
-// FNV-1a: a stable, fast string hash to pick a shard; it only has to spread, not resist attack.
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** One event as the apply script reads it (see redis-scripts.ts for the fields). */
 function eventFields(e: NormalizedEvent, cellRef: string | number, proposed: number | "", dirKey: string) {
@@ -104,9 +106,11 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
   client.defineCommand("reelkitApplyEngagement", { lua: applyScript });
   const isCluster = "nodes" in client && typeof client.nodes === "function";
   client.defineCommand("reelkitTrending", { lua: trendingScript });
+  client.defineCommand("reelkitSessions", { lua: sessionScript });
   const scripts = client as unknown as {
     reelkitApplyEngagement(numberOfKeys: number, ...args: Array<string | number>): Promise<string[]>;
     reelkitTrending(numberOfKeys: number, ...args: Array<string | number>): Promise<number>;
+    reelkitSessions(numberOfKeys: number, ...args: Array<string | number>): Promise<number>;
   };
   // Video facts (creator, duration) change rarely and are read for every batch: cache them briefly.
   const videoCache = new Map<string, { record: VideoRecord | undefined; readAt: number }>();
@@ -119,8 +123,9 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
   const directoryKey = (videoId: string, pairKey: string) => `${p}dir:${videoId}:${pairKey}`;
   const videoKey = (videoId: string) => `${p}video:${videoId}`;
   const creatorKey = (creatorId: string) => `${p}creator:${creatorId}:videos`;
+  const sessionTag = (k: number) => `${p}{sess:${k}}`;
   const trendTag = (window: TrendingWindow, videoId: string) =>
-    `${p}{trend:${window.name}:${hash(videoId) % config.trendingShards}}`;
+    `${p}{trend:${window.name}:${shardOf(videoId, config.trendingShards)}}`;
 
   const backend = <T>(what: string, work: () => Promise<T>) => withBackend("redis", what, work);
 
@@ -222,7 +227,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
     const counts = await shardCounts(videoIds, false);
     const shards = new Map(videoIds.map((v, i) => [v, counts[i] ?? 1]));
 
-    const propose = (e: NormalizedEvent) => hash(e.pairKey) % (shards.get(e.videoId) ?? 1);
+    const propose = (e: NormalizedEvent) => shardOf(e.pairKey, shards.get(e.videoId) ?? 1);
     let outcomes: string[];
     if (!isCluster) {
       // One server holds every key: one script pins the pairs and applies the whole batch.
@@ -265,6 +270,19 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
         members.set(e.videoId, (members.get(e.videoId) ?? 0) + weight);
       }
     });
+    // Session totals, like trending, are folded in after the atomic apply and only for events applied now.
+    const sessionCalls = new Map<string, Array<string | number>>();
+    events.forEach((e, index) => {
+      const outcome = outcomes[index] ?? "";
+      if (outcome === "") return;
+      const views = Number(outcome.split(":")[0]);
+      const watchMs = e.type === "like" || e.type === "unlike" ? 0 : e.watchMs;
+      const tag = sessionTag(shardOf(e.sessionId, config.sessionShards));
+      const group = isCluster ? tag : "";
+      const argv = sessionCalls.get(group) ?? [];
+      argv.push(tag, e.sessionId, e.day, e.ts, watchMs, views);
+      sessionCalls.set(group, argv);
+    });
     await Promise.all([
       ...[...trending.values()].map(({ ttl, keys }) => {
         const argv: Array<string | number> = [ttl];
@@ -275,6 +293,10 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
         return scripts.reelkitTrending(keys.size, ...keys.keys(), ...argv);
       }),
       ...[...creators].map(([pair, creatorId]) => client.sadd(creatorKey(creatorId), pair.split("\n")[1] as string)),
+      // The first event's days key routes the call to its shard's node on a Cluster.
+      ...[...sessionCalls.values()].map((argv) =>
+        scripts.reelkitSessions(1, `${argv[0]}:days`, windowSeconds, argv.length / 6, ...argv),
+      ),
     ]);
     await watchHeat(events);
     return outcomes.map((o) => o !== "");
@@ -365,6 +387,25 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
           }
         }
         return [...totals].sort(([a], [b]) => a - b).map(([day, counters]) => ({ day, counters }));
+      }),
+
+    sessionDays: (fromDay, toDay) =>
+      backend("session days", async () => {
+        const totals = new Map<number, SessionTotals>();
+        const shards = await Promise.all(
+          Array.from({ length: config.sessionShards }, (_, k) => client.hgetall(`${sessionTag(k)}:days`)),
+        );
+        for (const shard of shards) {
+          for (const [name, value] of Object.entries(shard)) {
+            const [dayText, field] = name.split(":") as [string, keyof SessionTotals];
+            const day = Number(dayText);
+            if (day < fromDay || day > toDay) continue;
+            const sum = totals.get(day) ?? zeroSessionTotals();
+            sum[field] += Number(value);
+            totals.set(day, sum);
+          }
+        }
+        return [...totals].sort(([a], [b]) => a - b).map(([day, t]) => ({ day, totals: t }));
       }),
 
     creatorVideos: (creatorId) =>
