@@ -15,12 +15,7 @@ import {
   zeroCounters,
   zeroSessionTotals,
 } from "./rules.js";
-import {
-  type EngagementEvent,
-  type EngagementEventType,
-  engagementEventSchema,
-  engagementEventTypes,
-} from "./schema.js";
+import { type EngagementEvent, type EngagementEventType, engagementEventTypes, eventProblem } from "./schema.js";
 import type { ApplyContext, EngagementStore, TrendingWindow, VideoRecord } from "./store.js";
 import { parseWith } from "./validate.js";
 
@@ -235,16 +230,12 @@ export async function createEngagement(options: EngagementOptions = {}): Promise
 
   /** The reason an event is refused, or the parsed event. */
   function problem(raw: unknown, now: number): string | EngagementEvent {
-    const parsed = engagementEventSchema.safeParse(raw);
-    if (!parsed.success) return z.prettifyError(parsed.error).replaceAll("\n", "; ");
-    const event = parsed.data;
+    const event = eventProblem(raw);
+    if (typeof event === "string") return event;
     if (event.ts > now + config.maxClockSkewMs) {
       return `ts is ${event.ts - now} ms in the future; at most ${config.maxClockSkewMs} ms of clock skew is allowed`;
     }
     if (event.ts < now - config.dedupeWindowMs) return `ts is older than the ${config.dedupeWindowMs} ms dedupe window`;
-    if ((event.type === "like" || event.type === "unlike") && event.userId === undefined) {
-      return `${event.type} needs a userId: a like belongs to a user`;
-    }
     return event;
   }
 

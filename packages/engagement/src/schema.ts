@@ -42,3 +42,17 @@ export const engagementEventSchema = z.strictObject({
 });
 
 export type EngagementEvent = z.infer<typeof engagementEventSchema>;
+
+/**
+ * Why an event is refused by the rules that need no clock (its shape, and a like needing a user),
+ * or the parsed event. `record()` adds the clock rules; the Kafka sink uses this alone.
+ */
+export function eventProblem(raw: unknown): string | EngagementEvent {
+  const parsed = engagementEventSchema.safeParse(raw);
+  if (!parsed.success) return z.prettifyError(parsed.error).replaceAll("\n", "; ");
+  const event = parsed.data;
+  if ((event.type === "like" || event.type === "unlike") && event.userId === undefined) {
+    return `${event.type} needs a userId: a like belongs to a user`;
+  }
+  return event;
+}
