@@ -1,6 +1,7 @@
-// How every integration test finds the real engines: the variables `scripts/services.mjs up`
-// publishes (loaded from .reelkit/services.env by vitest.config.ts) or the caller's own.
-// A missing variable fails the test loudly; no integration test is ever skipped.
+// How every integration test and benchmark finds the real engines: the caller's own variables,
+// else those `scripts/services.mjs up` published in .reelkit/services.env.
+// A missing variable fails loudly; no integration test is ever skipped.
+import { existsSync, readFileSync } from "node:fs";
 
 export type ServiceVariable = "REDIS_URL" | "REDIS_CLUSTER_NODES" | "KAFKA_BROKERS" | "CASSANDRA_CONTACT_POINTS";
 
@@ -11,8 +12,17 @@ const starters: Record<ServiceVariable, string> = {
   CASSANDRA_CONTACT_POINTS: "cassandra",
 };
 
+function published(name: string): string | undefined {
+  const file = new URL("../.reelkit/services.env", import.meta.url);
+  if (!existsSync(file)) return undefined;
+  const line = readFileSync(file, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1);
+}
+
 export function serviceEnv(name: ServiceVariable): string {
-  const value = process.env[name];
+  const value = process.env[name] ?? published(name);
   if (value === undefined || value === "") {
     throw new Error(`${name} is not set: start the engine with \`node scripts/services.mjs up ${starters[name]}\``);
   }

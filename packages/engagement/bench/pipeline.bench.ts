@@ -10,27 +10,14 @@
 // Mixed traffic over 2,000 videos with 10 % retried duplicates, 3 partitions. The maximum lag
 // (events acknowledged by Kafka but not yet applied and committed) goes to stderr.
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import { serviceEnv } from "../../../test/services.js";
 import { createKafkaAggregator, createKafkaEventSink } from "../src/adapters/kafka.js";
 import { createRedisStore } from "../src/adapters/redis-store.js";
 import { createEngagement, type EngagementEvent } from "../src/index.js";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
-
-function serviceEnv(name: string): string {
-  const file = new URL("../../../.reelkit/services.env", import.meta.url);
-  const fromFile = existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .find((l) => l.startsWith(`${name}=`))
-        ?.slice(name.length + 1)
-    : undefined;
-  const value = process.env[name] ?? fromFile;
-  if (!value) throw new Error(`${name} is not set: run \`node scripts/services.mjs up redis kafka\` first`);
-  return value;
-}
 
 const total = 200_000;
 const sendSize = 5000; // events per sink.send, as an ingest service would batch them

@@ -7,23 +7,10 @@
 // 2. A hot video (90 % of events) on the 3-master cluster, automatic sharding on vs off.
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { Cluster, Redis } from "ioredis";
+import { serviceEnv } from "../../../test/services.js";
 import { createRedisStore } from "../src/adapters/redis-store.js";
 import { createEngagement, type EngagementEvent } from "../src/index.js";
-
-function serviceEnv(name: string): string {
-  const file = new URL("../../../.reelkit/services.env", import.meta.url);
-  const fromFile = existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .find((l) => l.startsWith(`${name}=`))
-        ?.slice(name.length + 1)
-    : undefined;
-  const value = process.env[name] ?? fromFile;
-  if (!value) throw new Error(`${name} is not set: run \`node scripts/services.mjs up redis redis-cluster\` first`);
-  return value;
-}
 
 const now = Date.now();
 let seed = 7;
