@@ -42,6 +42,18 @@ describe("createCassandraStore", () => {
     expect((await a.counts(["raced"])).raced?.shares).toBe(60);
   });
 
+  it("bounds its queries in flight when a batch touches thousands of videos", async () => {
+    const engagement = await createEngagement({
+      store: await createCassandraStore({ client, keyspace }),
+      now: () => T0,
+    });
+    // One event per video: unbounded, this fans out past the driver's 2,048 requests per connection.
+    const events = Array.from({ length: 2500 }, (_, i) => eventFactory(`wide-${i}`)("share"));
+    expect(await engagement.record(events)).toMatchObject({ accepted: 2500, duplicates: 0 });
+    const counts = await engagement.counts(events.map((e) => e.videoId));
+    expect(Object.values(counts).every((c) => c.shares === 1)).toBe(true);
+  });
+
   it("splits a large batch into conditional batches Cassandra accepts", async () => {
     const engagement = await createEngagement({
       store: await createCassandraStore({ client, keyspace }),

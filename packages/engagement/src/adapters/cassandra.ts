@@ -44,6 +44,25 @@ export interface CassandraStoreOptions {
   eventsPerBatch?: number;
   /** Session state and per-day session totals are spread over this many partitions. @default 16 */
   sessionShards?: number;
+  /** Most queries this store has in flight at once. @default 256 */
+  maxInFlight?: number;
+}
+
+/** Run at most `n` of the given tasks at a time, in arrival order. */
+function limiter(n: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active < n) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // a finishing task hands its slot over
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) active--;
+      else next();
+    }
+  };
 }
 
 const optionsSchema = z.strictObject({
@@ -65,6 +84,7 @@ const optionsSchema = z.strictObject({
     .default(7 * 86_400_000),
   eventsPerBatch: z.number().int().min(1).max(1000).default(100),
   sessionShards: z.number().int().min(1).max(1024).default(16),
+  maxInFlight: z.number().int().min(1).max(100_000).default(256),
 });
 
 // Rows of one video's partition, by kind: c counter, d day counter, r retention point, h HyperLogLog,
@@ -103,7 +123,12 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
   const ttl = Math.ceil(config.dedupeWindowMs / 1000);
   const backend = <T>(what: string, work: () => Promise<T>) => withBackend("cassandra", what, work);
 
-  const run = (query: string, params: unknown[] = []) => client.execute(query, params, { prepare: true });
+  // Every query passes one gate: a batch touching thousands of videos must not flood the driver's
+  // connection pool (it fails requests past pooling.maxRequestsPerConnection, 2048 by default).
+  const gate = limiter(config.maxInFlight);
+  const run = (query: string, params: unknown[] = []) => gate(() => client.execute(query, params, { prepare: true }));
+  const batch = (queries: Array<{ query: string; params: unknown[] }>) =>
+    gate(() => client.batch(queries, { prepare: true }));
 
   await backend("schema", async () => {
     if (config.createKeyspace !== false) {
@@ -261,7 +286,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
           params: [viewers.toRedis(), videoId],
         });
       }
-      const result = await client.batch(queries, { prepare: true });
+      const result = await batch(queries);
       if (!result.wasApplied()) {
         // Another writer moved the partition on: read again and recompute.
         if (attempt >= 50) {
@@ -387,7 +412,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
           params: [totals.get(key) ?? 0, shard, key],
         })),
       ];
-      if ((await client.batch(queries, { prepare: true })).wasApplied()) return;
+      if ((await batch(queries)).wasApplied()) return;
       if (attempt >= 50)
         throw new EngagementError(
           EngagementErrorCode.BACKEND_FAILED,
