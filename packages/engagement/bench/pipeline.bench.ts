@@ -1,6 +1,6 @@
 // End-to-end throughput of the Kafka pipeline, next to Kafka's own ceiling through the same client.
 //
-//   node scripts/services.mjs up redis kafka && npm run bench -- engagement
+//   node scripts/services.mjs up redis kafka cassandra && npm run bench -- engagement
 //
 // Ours: events go into `createKafkaEventSink` (validated, idempotent producer, acks all) while a
 // `createKafkaAggregator` consumes them into an engagement on the Redis store (record() per slice
@@ -10,16 +10,19 @@
 // Mixed traffic over 2,000 videos with 10 % retried duplicates, 3 partitions. The maximum lag
 // (events acknowledged by Kafka but not yet applied and committed) goes to stderr.
 import { randomUUID } from "node:crypto";
+import { Client } from "cassandra-driver";
 import { Redis } from "ioredis";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { serviceEnv } from "../../../test/services.js";
+import { createCassandraStore } from "../src/adapters/cassandra.js";
 import { createKafkaAggregator, createKafkaEventSink } from "../src/adapters/kafka.js";
 import { createRedisStore } from "../src/adapters/redis-store.js";
-import { createEngagement, type EngagementEvent } from "../src/index.js";
+import { createEngagement, type EngagementEvent, type EngagementStore } from "../src/index.js";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
 
 const total = 200_000;
+const cassandraTotal = 20_000;
 const sendSize = 5000; // events per sink.send, as an ingest service would batch them
 const partitions = 3;
 const concurrency = 3; // partitions this aggregator processes at once
@@ -90,13 +93,14 @@ async function until(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-/** Ours: sink → Kafka → aggregator → Redis store. Events per second, and the largest lag seen. */
-async function pipeline(events: EngagementEvent[]): Promise<{ perSecond: number; maxLag: number }> {
+/** Ours: sink → Kafka → aggregator → the stores given. Events per second, and the largest lag seen. */
+async function pipeline(
+  events: EngagementEvent[],
+  stores: EngagementStore[],
+): Promise<{ perSecond: number; maxLag: number }> {
   const topic = await freshTopic();
   const groupId = `reelkit-bench-${randomUUID()}`;
-  const engagement = await createEngagement({
-    store: createRedisStore({ client: redis, keyPrefix: `bench:${randomUUID()}:` }),
-  });
+  const engagement = await Promise.all(stores.map((store) => createEngagement({ store })));
   let acknowledged = 0;
   let applied = 0;
   let maxLag = 0;
@@ -186,14 +190,26 @@ async function rawKafka(events: EngagementEvent[]): Promise<number> {
   }
 }
 
+const cassandra = new Client({
+  contactPoints: serviceEnv("CASSANDRA_CONTACT_POINTS").split(","),
+  localDataCenter: process.env.CASSANDRA_LOCAL_DATACENTER ?? "datacenter1",
+});
+const keyspace = `engagement_bench_${process.pid}`;
+
 try {
   await admin.connect();
   const events = traffic(total);
   const peer = await rawKafka(events);
-  const ours = await pipeline(events);
+  const redisStore = () => createRedisStore({ client: redis, keyPrefix: `bench:${randomUUID()}:` });
+  const ours = await pipeline(events, [redisStore()]);
   process.stderr.write(
     `pipeline: ${total} events, max lag ${ours.maxLag} events (acknowledged by Kafka, not yet applied and committed)\n`,
   );
+  // Redis and Cassandra together, on fewer events: every video's batch is a Paxos round in Cassandra.
+  const both = events.slice(0, cassandraTotal);
+  const peerBoth = await rawKafka(both);
+  const oursBoth = await pipeline(both, [redisStore(), await createCassandraStore({ client: cassandra, keyspace })]);
+  process.stderr.write(`pipeline to Redis + Cassandra: ${cassandraTotal} events, max lag ${oursBoth.maxLag}\n`);
   console.log(
     JSON.stringify({
       results: [
@@ -204,10 +220,19 @@ try {
           peer: "kafkajs produce+consume, no processing",
           peerValue: peer,
         },
+        {
+          name: "Kafka pipeline: … → aggregator → Redis + Cassandra",
+          unit: "per s",
+          ours: oursBoth.perSecond,
+          peer: "kafkajs produce+consume, no processing",
+          peerValue: peerBoth,
+        },
       ],
     }),
   );
 } finally {
   await admin.disconnect();
   redis.disconnect();
+  await cassandra.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
+  await cassandra.shutdown();
 }
