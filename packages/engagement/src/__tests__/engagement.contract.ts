@@ -20,9 +20,14 @@ export function eventFactory(videoId: string, start = T0) {
  * The behaviour every `EngagementStore` must share, checked through `createEngagement`. The memory
  * store defines it; every adapter runs this suite, and a differential test against memory.
  */
-export function engagementContract(name: string, makeStore: () => EngagementStore | Promise<EngagementStore>): void {
+export function engagementContract(
+  name: string,
+  makeStore: () => EngagementStore | Promise<EngagementStore>,
+  /** Route `record` through something (the Kafka pipeline) that must deliver the same results. */
+  { through = async (engagement: Engagement) => engagement }: { through?: (e: Engagement) => Promise<Engagement> } = {},
+): void {
   const make = async (options: EngagementOptions = {}): Promise<Engagement> =>
-    createEngagement({ store: await makeStore(), now: () => T0 + 60_000, ...options });
+    through(await createEngagement({ store: await makeStore(), now: () => T0 + 60_000, ...options }));
   // Fresh video ids per test: stores backed by a shared server never see each other's data.
   const vid = () => `v-${randomUUID()}`;
 
@@ -229,7 +234,7 @@ export function engagementContract(name: string, makeStore: () => EngagementStor
 
     it("matches the memory store on a random stream with duplicates and like/unlike churn", async () => {
       const store = await makeStore();
-      const ours = await createEngagement({ store, now: () => T0 + 86_400_000 });
+      const ours = await through(await createEngagement({ store, now: () => T0 + 86_400_000 }));
       const reference = await createEngagement({ store: createMemoryStore(), now: () => T0 + 86_400_000 });
       const videos = [vid(), vid(), vid()];
       let seed = 42;
