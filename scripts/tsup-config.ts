@@ -10,6 +10,7 @@ type ExportTarget = string | { [condition: string]: ExportTarget };
 export function packageConfig(packageDir: string, overrides: Options = {}): Options {
   const pkg = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
     exports: Record<string, ExportTarget>;
+    bin?: Record<string, string>;
     peerDependencies?: Record<string, string>;
     dependencies?: Record<string, string>;
   };
@@ -22,6 +23,11 @@ export function packageConfig(packageDir: string, overrides: Options = {}): Opti
       throw new Error(`${subpath}: every code export needs "@reelkit/source" and "default" conditions`);
     }
     entry[built.replace(/^\.\/dist\//, "").replace(/\.js$/, "")] = source;
+  }
+  // Executables: ./dist/<name>.js is built from ./src/<name>.ts.
+  for (const built of Object.values(pkg.bin ?? {})) {
+    const name = built.replace(/^\.\/dist\//, "").replace(/\.js$/, "");
+    entry[name] = `./src/${name}.ts`;
   }
   return {
     entry,
