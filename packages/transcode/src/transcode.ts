@@ -25,6 +25,13 @@ export interface TranscodeOptions {
   force?: boolean;
   /** x264 preset. @default "veryfast" */
   preset?: string;
+  /**
+   * Publish the lowest rung alone first, as its own complete master, then replace it atomically
+   * with the full ladder: a clip becomes playable sooner, the whole job takes a little longer.
+   * If the full pass fails, the first pass is removed too.
+   * @default false
+   */
+  fastStart?: boolean;
   /** Limits and tool paths for the probe. */
   probe?: ProbeOptions;
   /** @default $FFMPEG_PATH, else `ffmpeg` on PATH */
@@ -45,6 +52,11 @@ export interface TranscodeProgress {
 
 export interface TranscodeEvents {
   progress: [TranscodeProgress];
+  /**
+   * A complete, valid ladder is published at `outDir`: with `fastStart` first the lowest rung alone
+   * (`full: false`), then the whole ladder (`full: true`, always emitted once).
+   */
+  playable: [{ elapsedMs: number; full: boolean }];
 }
 
 /** A running transcode: await it for the result; listen for progress. */
@@ -59,6 +71,7 @@ const optionsSchema = z.strictObject({
   plan: z.custom<Ladder>((v) => typeof v === "object" && v !== null && "renditions" in v, "not a Ladder").optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, "not an AbortSignal").optional(),
   force: z.boolean().default(false),
+  fastStart: z.boolean().default(false),
   preset: z
     .enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])
     .default("veryfast"),
@@ -108,45 +121,63 @@ export function transcode(input: string, outDir: string, options: TranscodeOptio
     }
     if (signal?.aborted) throw aborted();
 
-    const work = await mkdtemp(join(dirname(target), `.${basename(target)}.part-`));
-    try {
-      emit({ stage: "encode", percent: 1 });
-      const total = info.durationMs;
-      await run(tools.ffmpeg, encodeArgs(input, work, info, ladder, { preset: config.preset }), {
-        ...(signal !== undefined && { signal }),
-        onStdoutLine: (line) => {
-          const encodedMs = progressTime(line);
-          if (encodedMs === undefined) return;
-          emit({
-            stage: "encode",
-            percent: 1 + Math.min(1, encodedMs / total) * 89,
-            encodedMs: Math.min(encodedMs, total),
-          });
-        },
-      });
+    const total = info.durationMs;
+    /** Encode a ladder into a hidden sibling folder, package it, and publish it; progress spans [from, to]. */
+    const build = async (plan: Ladder, from: number, to: number, replace: boolean): Promise<MeasuredRendition[]> => {
+      const work = await mkdtemp(join(dirname(target), `.${basename(target)}.part-`));
+      const at = (share: number) => from + share * (to - from);
+      try {
+        emit({ stage: "encode", percent: at(0.01) });
+        await run(tools.ffmpeg, encodeArgs(input, work, info, plan, { preset: config.preset }), {
+          ...(signal !== undefined && { signal }),
+          onStdoutLine: (line) => {
+            const encodedMs = progressTime(line);
+            if (encodedMs === undefined) return;
+            const done = Math.min(1, encodedMs / total);
+            emit({ stage: "encode", percent: at(0.01 + done * 0.89), encodedMs: Math.min(encodedMs, total) });
+          },
+        });
+        emit({ stage: "package", percent: at(0.9) });
+        const renditions = await packageOutputs(work, plan);
+        await writeFile(join(work, "storyboard.vtt"), storyboardVtt(plan));
+        if (signal?.aborted) throw aborted();
+        emit({ stage: "publish", percent: at(0.98) });
+        await publish(work, target, replace);
+        return renditions;
+      } catch (error) {
+        await rm(work, { recursive: true, force: true });
+        throw error;
+      }
+    };
 
-      emit({ stage: "package", percent: 90 });
-      const renditions = await packageOutputs(work, ladder);
-      await writeFile(join(work, "storyboard.vtt"), storyboardVtt(ladder));
-      if (signal?.aborted) throw aborted();
-
-      emit({ stage: "publish", percent: 98 });
-      await publish(work, target, config.force);
-      emit({ stage: "publish", percent: 100 });
-      return {
-        outDir: target,
-        master: "master.m3u8",
-        dash: "manifest.mpd",
-        poster: "poster.jpg",
-        storyboard: { vtt: "storyboard.vtt", sprite: "storyboard.jpg" },
-        renditions,
-        durationMs: info.durationMs,
-        elapsedMs: Date.now() - started,
-      };
-    } catch (error) {
-      await rm(work, { recursive: true, force: true });
-      throw error;
+    let renditions: MeasuredRendition[];
+    const bottom = ladder.renditions.at(-1);
+    if (config.fastStart && bottom !== undefined && ladder.renditions.length > 1) {
+      // The lowest rung alone is quick to encode: publish it as a complete ladder of its own first.
+      await build({ ...ladder, renditions: [bottom] }, 0, 20, config.force);
+      events.emit("playable", { elapsedMs: Date.now() - started, full: false });
+      try {
+        renditions = await build(ladder, 20, 100, true);
+      } catch (error) {
+        // The first pass was published by this job: take it back, so a failed job leaves nothing.
+        await rm(target, { recursive: true, force: true });
+        throw error;
+      }
+    } else {
+      renditions = await build(ladder, 0, 100, config.force);
     }
+    events.emit("playable", { elapsedMs: Date.now() - started, full: true });
+    emit({ stage: "publish", percent: 100 });
+    return {
+      outDir: target,
+      master: "master.m3u8",
+      dash: "manifest.mpd",
+      poster: "poster.jpg",
+      storyboard: { vtt: "storyboard.vtt", sprite: "storyboard.jpg" },
+      renditions,
+      durationMs: info.durationMs,
+      elapsedMs: Date.now() - started,
+    };
   })();
   // A job nobody awaits yet must not crash the process with an unhandled rejection.
   result.catch(() => {});

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -229,6 +229,25 @@ describe("transcode outcomes", () => {
     expect(existsSync(join(target, "master.m3u8"))).toBe(true);
     expect(leftovers(dir)).toEqual([]);
   }, 60_000);
+
+  it("with fastStart, publishes the lowest rung alone first, then the whole ladder", async () => {
+    const dir = await mkdtemp(join(root, "fast-"));
+    const target = join(dir, "out");
+    const seen: Array<{ full: boolean; variants: number }> = [];
+    const job = transcode(clip(), target, { fastStart: true });
+    job.on("playable", (e) => {
+      const master = readFileSync(join(target, "master.m3u8"), "utf8");
+      seen.push({ full: e.full, variants: master.split("#EXT-X-STREAM-INF").length - 1 });
+    });
+    const result = await job;
+    const rungs = result.renditions.filter((r) => r.kind === "video").length;
+    expect(seen).toEqual([
+      { full: false, variants: 1 },
+      { full: true, variants: rungs },
+    ]);
+    expect(rungs).toBeGreaterThan(1);
+    expect(leftovers(dir)).toEqual([]);
+  }, 120_000);
 
   it("rejects unknown options with INVALID_OPTIONS", async () => {
     await expect(transcode(clip(), join(root, "x"), { bogus: 1 } as never)).rejects.toMatchObject({
