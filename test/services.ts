@@ -44,7 +44,13 @@ export function hostPorts(name: ServiceVariable): Array<{ host: string; port: nu
     });
 }
 
-/** Shared test data (real media, PDQ vectors); never copied into the repository. */
+/** Shared test data (real media, PDQ vectors); never copied into the repository. Missing, it fails loudly. */
 export function sharedDataDir(): string {
-  return process.env.REELKIT_SHARED_DATA ?? new URL("../../shared/data", import.meta.url).pathname;
+  const dir = process.env.REELKIT_SHARED_DATA ?? new URL("../../shared/data", import.meta.url).pathname;
+  if (!existsSync(dir)) {
+    throw new Error(
+      `shared test data not found at ${dir}: put the shared folder beside the repository or set REELKIT_SHARED_DATA`,
+    );
+  }
+  return dir;
 }
