@@ -18,6 +18,7 @@ import { createCassandraStore } from "../src/adapters/cassandra.js";
 import { createKafkaAggregator, createKafkaEventSink } from "../src/adapters/kafka.js";
 import { createRedisStore } from "../src/adapters/redis-store.js";
 import { createEngagement, type EngagementEvent, type EngagementStore } from "../src/index.js";
+import { mixedTraffic, seededRandom } from "./traffic.js";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
 
@@ -27,50 +28,7 @@ const sendSize = 5000; // events per sink.send, as an ingest service would batch
 const partitions = 3;
 const concurrency = 3; // partitions this aggregator processes at once
 
-const now = Date.now();
-let seed = 11;
-const random = () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
-};
-
-function traffic(count: number): EngagementEvent[] {
-  const events: EngagementEvent[] = [];
-  const fresh: EngagementEvent[] = [];
-  for (let i = 0; i < count; i++) {
-    if (fresh.length > 0 && random() < 0.1) {
-      events.push(fresh[Math.floor(random() * fresh.length)] as EngagementEvent);
-      continue;
-    }
-    const r = random();
-    const type =
-      r < 0.3
-        ? "impression"
-        : r < 0.6
-          ? "watch"
-          : r < 0.75
-            ? "complete"
-            : r < 0.87
-              ? "like"
-              : r < 0.93
-                ? "unlike"
-                : "share";
-    const event: EngagementEvent = {
-      id: randomUUID(),
-      type,
-      videoId: `v${Math.floor(random() * 2000)}`,
-      sessionId: `s${Math.floor(random() * 20_000)}`,
-      userId: `u${Math.floor(random() * 10_000)}`,
-      ts: now - Math.floor(random() * 60_000),
-      watchMs: type === "watch" ? 1000 + Math.floor(random() * 2000) : 0,
-      positionMs: Math.floor(random() * 15_000),
-      durationMs: 15_000,
-    };
-    fresh.push(event);
-    events.push(event);
-  }
-  return events;
-}
+const random = seededRandom(11);
 
 const kafka = new Kafka({
   clientId: "reelkit-engagement-bench",
@@ -198,7 +156,7 @@ const keyspace = `engagement_bench_${process.pid}`;
 
 try {
   await admin.connect();
-  const events = traffic(total);
+  const events = mixedTraffic(total, random);
   const peer = await rawKafka(events);
   const redisStore = () => createRedisStore({ client: redis, keyPrefix: `bench:${randomUUID()}:` });
   const ours = await pipeline(events, [redisStore()]);

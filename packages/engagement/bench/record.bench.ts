@@ -11,55 +11,10 @@ import { Cluster, Redis } from "ioredis";
 import { serviceEnv } from "../../../test/services.js";
 import { createRedisStore } from "../src/adapters/redis-store.js";
 import { createEngagement, type EngagementEvent } from "../src/index.js";
+import { batches, mixedTraffic, seededRandom } from "./traffic.js";
 
-const now = Date.now();
-let seed = 7;
-const random = () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
-};
-
-function traffic(total: number, videoFor: () => string): EngagementEvent[][] {
-  const batches: EngagementEvent[][] = [];
-  const sent: EngagementEvent[] = [];
-  for (let b = 0; b < total / 500; b++) {
-    const batch: EngagementEvent[] = [];
-    for (let i = 0; i < 500; i++) {
-      if (sent.length > 0 && random() < 0.1) {
-        batch.push(sent[Math.floor(random() * sent.length)] as EngagementEvent);
-        continue;
-      }
-      const r = random();
-      const type =
-        r < 0.3
-          ? "impression"
-          : r < 0.6
-            ? "watch"
-            : r < 0.75
-              ? "complete"
-              : r < 0.87
-                ? "like"
-                : r < 0.93
-                  ? "unlike"
-                  : "share";
-      const event: EngagementEvent = {
-        id: randomUUID(),
-        type,
-        videoId: videoFor(),
-        sessionId: `s${Math.floor(random() * 20_000)}`,
-        userId: `u${Math.floor(random() * 10_000)}`,
-        ts: now - Math.floor(random() * 60_000),
-        watchMs: type === "watch" ? 1000 + Math.floor(random() * 2000) : 0,
-        positionMs: Math.floor(random() * 15_000),
-        durationMs: 15_000,
-      };
-      sent.push(event);
-      batch.push(event);
-    }
-    batches.push(batch);
-  }
-  return batches;
-}
+const random = seededRandom(7);
+const traffic = (count: number, videoFor: () => string) => batches(mixedTraffic(count, random, videoFor), 500);
 
 async function eventsPerSecond(client: Redis | Cluster, batches: EngagementEvent[][], options = {}): Promise<number> {
   const store = createRedisStore({ client, keyPrefix: `bench:${randomUUID()}:`, ...options });
