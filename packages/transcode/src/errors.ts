@@ -28,6 +28,8 @@ export const TranscodeErrorCode = {
   ABORTED: "ABORTED",
   /** The output folder exists already (pass `force` to replace it atomically). */
   OUTPUT_EXISTS: "OUTPUT_EXISTS",
+  /** The job queue's backend (Redis) failed; the driver's error is the cause. */
+  BACKEND_FAILED: "BACKEND_FAILED",
 } as const;
 
 export type TranscodeErrorCode = (typeof TranscodeErrorCode)[keyof typeof TranscodeErrorCode];

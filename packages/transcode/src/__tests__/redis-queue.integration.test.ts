@@ -216,3 +216,17 @@ queue.process(async (job) => {
   await new Promise(() => {});
 }, { concurrency: 1 });
 `;
+
+describe("createRedisJobQueue on a dead connection", () => {
+  it("reports enqueue and get failures as BACKEND_FAILED with the driver's error attached", async () => {
+    const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on("error", () => {});
+    const queue = createRedisJobQueue({ client: dead, keyPrefix: prefix() });
+    const error = await queue.enqueue(jobSpec({ id: "dead-1" })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: TranscodeErrorCode.BACKEND_FAILED });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    await expect(queue.get("dead-1")).rejects.toMatchObject({ code: TranscodeErrorCode.BACKEND_FAILED });
+    await queue.close();
+    dead.disconnect();
+  });
+});

@@ -39,7 +39,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { TranscodeErrorCode } from "../errors.js";
+import { TranscodeError, TranscodeErrorCode } from "../errors.js";
 import {
   type Claim,
   createEmitter,
@@ -339,6 +339,14 @@ export function createRedisJobQueue(options: RedisJobQueueOptions): JobQueue {
 
   const eventJson = (type: keyof JobQueueEvents, payload: object) => JSON.stringify({ type, ...payload });
 
+  /** A Redis failure seen by a caller becomes `BACKEND_FAILED`, the driver's error attached. */
+  const redisCall = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (cause) {
+      throw new TranscodeError(TranscodeErrorCode.BACKEND_FAILED, `[redis] ${what} failed`, { cause });
+    }
+  };
   const backend: WorkerBackend = {
     pollMs: config.pollMs,
     ready: subscribe,
@@ -429,19 +437,15 @@ export function createRedisJobQueue(options: RedisJobQueueOptions): JobQueue {
     async enqueue(input) {
       const spec = parseJobSpec(input);
       await settled();
-      const hash = await scripts.reelkitJobEnqueue(
-        keys.job + spec.id,
-        keys.ready,
-        spec.id,
-        JSON.stringify(spec),
-        channel,
+      const hash = await redisCall("enqueue", () =>
+        scripts.reelkitJobEnqueue(keys.job + spec.id, keys.ready, spec.id, JSON.stringify(spec), channel),
       );
       return recordOf(pairs(hash));
     },
     async get(id) {
       if (typeof id !== "string" || id === "") return undefined;
       await settled();
-      const hash = await client.hgetall(keys.job + id);
+      const hash = await redisCall("get", () => client.hgetall(keys.job + id));
       return hash.state === undefined ? undefined : recordOf(hash);
     },
     process(handler, processOptions) {
