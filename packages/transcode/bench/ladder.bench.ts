@@ -243,8 +243,9 @@ try {
       [`fixed-${name}`, `per-title-${name}`].map((d) => rm(join(tmp, d), { recursive: true, force: true })),
     );
     ratios.push({ name, perTitle: perTitleRate, fixed: fixedRate, seconds: sourceInfo.durationMs / 1000 });
-    fixedTotal += fixedRate;
-    perTitleTotal += perTitleRate;
+    // Bytes, not rates: a clip counts by its length (a 0.09 s clip must not weigh like an 8 s one).
+    fixedTotal += fixedRate * (sourceInfo.durationMs / 1000);
+    perTitleTotal += perTitleRate * (sourceInfo.durationMs / 1000);
     fixedSsim.push(fixedQ);
     perTitleSsim.push(perTitleQ);
     note(
@@ -256,8 +257,8 @@ try {
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const ssimNote = `SSIM ${mean(perTitleSsim).toFixed(4)} vs ${mean(fixedSsim).toFixed(4)}`;
   note(
-    `per-title / fixed total video bitrate over ${clips.length} clips: ${f2(perTitleTotal / fixedTotal)}x ` +
-      `(${f2((perTitleTotal * 8) / 1e6)} vs ${f2((fixedTotal * 8) / 1e6)} Mb/s); mean top-rung ${ssimNote}`,
+    `per-title / fixed total video bytes over ${clips.length} clips: ${f2(perTitleTotal / fixedTotal)}x ` +
+      `(${f2(perTitleTotal / 1e6)} vs ${f2(fixedTotal / 1e6)} MB); mean top-rung ${ssimNote}`,
   );
   const geomean = Math.exp(ratios.reduce((s, r) => s + Math.log(r.perTitle / r.fixed), 0) / ratios.length);
   const long = ratios.filter((r) => r.seconds >= 1);
@@ -270,7 +271,7 @@ try {
         .join(", ")}): ${f2(longRatio)}x`,
   );
   results.push({
-    name: `per-title ladder, 6 shared clips: video B/s summed over rungs and clips (top-rung ${ssimNote})`,
+    name: `per-title ladder, 6 shared clips: video bytes over all rungs and clips (top-rung ${ssimNote})`,
     unit: "bytes",
     ours: perTitleTotal,
     peer: "fixed ladder (complexity 1)",

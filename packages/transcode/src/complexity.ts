@@ -10,13 +10,14 @@ import { parseWith } from "./validate.js";
 
 /**
  * Bits per pixel per frame (30 fps equivalent) that x264 `-preset ultrafast -crf 23 -g 2s` spends
- * at 360p on typical footage: complexity factor 1. Calibrated on five of the shared test clips
- * (measured 30-fps-equivalent values: anamorphic 0.205, portrait 0.192, rotated-90 0.124,
- * VFR 0.099, square VP9 0.040; geometric mean 0.114). The iPhone clip is left out: at 0.09 s it is
- * one keyframe and five frames (0.61). For scale, lavfi `testsrc` measures 0.029, a flat colour
- * 0.001 and per-pixel random noise 3.9.
+ * at 360p on demanding footage: complexity factor 1, where the fixed ladder's bitrates are meant to
+ * be enough. Per-title encoding then spends less on easier content (the common case) and more only
+ * on content harder than that. Measured on the shared test clips (30-fps-equivalent values:
+ * anamorphic 0.205, portrait 0.192, rotated-90 0.124, VFR 0.099, square VP9 0.040); the reference
+ * sits at the hardest real footage among them. For scale, lavfi `testsrc` measures 0.029, a flat
+ * colour 0.001 and per-pixel random noise 3.9.
  */
-export const referenceBitsPerPixel = 0.11;
+export const referenceBitsPerPixel = 0.2;
 
 /**
  * Exponent from the bits-per-pixel ratio to the factor. A CRF encode's rate varies much more from

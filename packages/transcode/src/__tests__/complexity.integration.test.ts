@@ -125,9 +125,9 @@ describe("complexity helpers", () => {
   });
 
   it("maps bits per pixel to a clamped factor around the reference", () => {
-    expect(complexityFactor(0.11)).toBeCloseTo(1, 5);
-    expect(complexityFactor(0.44)).toBeCloseTo(2, 5);
-    expect(complexityFactor(0.0275)).toBeCloseTo(0.5, 5);
+    expect(complexityFactor(0.2)).toBeCloseTo(1, 5);
+    expect(complexityFactor(0.8)).toBeCloseTo(2, 5);
+    expect(complexityFactor(0.05)).toBeCloseTo(0.5, 5);
     expect(complexityFactor(10)).toBe(2);
     expect(complexityFactor(0)).toBe(0.5);
   });
