@@ -155,6 +155,7 @@ export const defaultNonRetryableCodes: readonly string[] = [
   TranscodeErrorCode.INPUT_NOT_FOUND,
   TranscodeErrorCode.INVALID_INPUT,
   TranscodeErrorCode.INVALID_OPTIONS,
+  TranscodeErrorCode.OUTPUT_EXISTS,
 ];
 
 /** Options every queue takes. */

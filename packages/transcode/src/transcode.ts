@@ -99,6 +99,10 @@ export function transcode(input: string, outDir: string, options: TranscodeOptio
     const { signal } = config;
     const started = Date.now();
     const target = resolve(outDir);
+    if (target.includes("%")) {
+      // ffmpeg reads % in output paths as a pattern (%d, %v): refuse rather than fail every attempt.
+      throw new TranscodeError(TranscodeErrorCode.INVALID_INPUT, `outDir must not contain '%': ${target}`);
+    }
     const aborted = () =>
       new TranscodeError(TranscodeErrorCode.ABORTED, "the transcode was aborted; nothing was published");
     if (signal?.aborted) throw aborted();
@@ -152,7 +156,10 @@ export function transcode(input: string, outDir: string, options: TranscodeOptio
 
     let renditions: MeasuredRendition[];
     const bottom = ladder.renditions.at(-1);
-    if (config.fastStart && bottom !== undefined && ladder.renditions.length > 1) {
+    // A fast first pass would replace an existing ladder with a single rung long before the full one
+    // is ready (and a failure would then leave nothing): with force over an existing folder, skip it.
+    const replacing = await exists(target);
+    if (config.fastStart && !replacing && bottom !== undefined && ladder.renditions.length > 1) {
       // The lowest rung alone is quick to encode: publish it as a complete ladder of its own first.
       await build({ ...ladder, renditions: [bottom] }, 0, 20, config.force);
       events.emit("playable", { elapsedMs: Date.now() - started, full: false });
@@ -234,6 +241,13 @@ async function publish(work: string, target: string, force: boolean): Promise<vo
   }
   const old = `${work}.old`;
   await rename(target, old);
-  await rename(work, target);
-  await rm(old, { recursive: true, force: true });
+  try {
+    await rename(work, target);
+  } catch (error) {
+    // Put the old ladder back rather than leave nothing at outDir.
+    await rename(old, target).catch(() => {});
+    throw error;
+  }
+  // Published: failing to delete the old copy must not fail the job.
+  await rm(old, { recursive: true, force: true }).catch(() => {});
 }

@@ -9,7 +9,9 @@ export interface TranscodeWorkerOptions extends ProcessOptions {
 /**
  * Run the queue's jobs through `transcode`: progress goes to the job record and the queue's
  * `progress` events, the job's signal aborts ffmpeg, and the result (the measured ladder) is stored.
- * Input errors (not media, too long…) go to the dead-letter state at once; others are retried.
+ * Input errors (not media, too long…) and an existing `outDir` without `force` go to the dead-letter
+ * state at once; others are retried. (An attempt that published and then lost its lease leaves its
+ * retry with OUTPUT_EXISTS unless the job asked for `force`: the ladder is there, the record says dead.)
  */
 export function processTranscodes(queue: JobQueue, options: TranscodeWorkerOptions = {}): Worker {
   const { transcode: defaults = {}, ...processOptions } = options;
@@ -19,8 +21,6 @@ export function processTranscodes(queue: JobQueue, options: TranscodeWorkerOptio
       ...defaults,
       ...(force !== undefined && { force }),
       ...(preset !== undefined && { preset }),
-      // A retry of a job whose earlier attempt published (then lost its lease) must not fail on its own output.
-      ...(job.attempt > 1 && { force: true }),
       signal: job.signal,
     });
     run.on("progress", (p) => job.progress(p.percent));

@@ -249,6 +249,30 @@ describe("transcode outcomes", () => {
     expect(leftovers(dir)).toEqual([]);
   }, 120_000);
 
+  it("with fastStart over an existing folder, keeps the old ladder whole until the new one is", async () => {
+    const dir = await mkdtemp(join(root, "fast-force-"));
+    const target = join(dir, "out");
+    await mkdir(target);
+    await writeFile(join(target, "old.txt"), "old ladder");
+    const controller = new AbortController();
+    const full: boolean[] = [];
+    const job = transcode(clip(), target, { force: true, fastStart: true, signal: controller.signal });
+    job.on("playable", (e) => full.push(e.full));
+    job.on("progress", (p) => {
+      if (p.stage === "encode" && p.percent > 30) controller.abort();
+    });
+    await expect(job).rejects.toMatchObject({ code: TranscodeErrorCode.ABORTED });
+    expect(full).toEqual([]);
+    expect(existsSync(join(target, "old.txt"))).toBe(true);
+    expect(leftovers(dir)).toEqual([]);
+  }, 60_000);
+
+  it("refuses an outDir with '%' (ffmpeg would read it as a pattern)", async () => {
+    await expect(transcode(clip(), join(root, "out%d"))).rejects.toMatchObject({
+      code: TranscodeErrorCode.INVALID_INPUT,
+    });
+  });
+
   it("rejects unknown options with INVALID_OPTIONS", async () => {
     await expect(transcode(clip(), join(root, "x"), { bogus: 1 } as never)).rejects.toMatchObject({
       code: TranscodeErrorCode.INVALID_OPTIONS,

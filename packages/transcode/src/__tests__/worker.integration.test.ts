@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +44,21 @@ describe("processTranscodes", () => {
     const record = await dead;
     expect(record).toMatchObject({ state: "dead", attempts: 1, error: { code: "NOT_MEDIA" } });
     expect(existsSync(join(dir, "bad"))).toBe(false);
+    await worker.close();
+  });
+
+  it("never replaces an existing folder on a retry: a job without force goes to dead with OUTPUT_EXISTS", async () => {
+    const queue = createMemoryJobQueue({ backoffMs: 10 });
+    const dead = new Promise<JobRecord | undefined>((resolve) =>
+      queue.on("dead", async (e) => resolve(await queue.get(e.id))),
+    );
+    const worker = processTranscodes(queue, { concurrency: 1 });
+    const outDir = join(dir, "taken");
+    await mkdir(outDir);
+    await writeFile(join(outDir, "keep.txt"), "someone else's");
+    await queue.enqueue({ id: "upload-3", input: join(sharedDataDir(), "media", "rotated-90-h264.mp4"), outDir });
+    expect(await dead).toMatchObject({ state: "dead", attempts: 1, error: { code: "OUTPUT_EXISTS" } });
+    expect(existsSync(join(outDir, "keep.txt"))).toBe(true);
     await worker.close();
   });
 });
