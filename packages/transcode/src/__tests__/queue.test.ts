@@ -84,7 +84,7 @@ describe("jobErrorOf", () => {
     expect(jobErrorOf(new Error("e".repeat(5000))).message.length).toBeLessThan(2100);
   });
 
-  it("lists the input errors as non-retryable by default", () => {
+  it("lists the input errors and an existing output as non-retryable by default", () => {
     expect([...defaultNonRetryableCodes].sort()).toEqual(
       [
         "AUDIO_ONLY",
@@ -94,6 +94,7 @@ describe("jobErrorOf", () => {
         "INVALID_OPTIONS",
         "NOT_MEDIA",
         "NO_VIDEO",
+        "OUTPUT_EXISTS",
         "TOO_LARGE",
         "TOO_LONG",
         "TRUNCATED",
