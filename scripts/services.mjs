@@ -54,8 +54,14 @@ async function up(service) {
   await service.install();
   // A process of ours may still be starting (a previous `up` was interrupted): wait for it
   // rather than start a second one on the same ports.
-  if (service.pidNames.every((p) => readPid(p) === undefined)) {
+  const alive = service.pidNames.filter((p) => readPid(p) !== undefined).length;
+  if (alive === 0) {
     log(service.name, "starting");
+    await service.start();
+  } else if (alive < service.pidNames.length) {
+    // Some of its processes died (a cluster node): start the whole service afresh.
+    log(service.name, `only ${alive} of ${service.pidNames.length} processes alive; restarting`);
+    await service.stop();
     await service.start();
   } else {
     log(service.name, "our process is alive but not healthy yet; waiting for it");

@@ -8,7 +8,7 @@
 // Any failure fails the run; a service that cannot start fails it with its log tail. Nothing is skipped.
 // Options: --no-build skips step 2's build and package checks (for a quicker local loop).
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, stateDir } from "./services/lib.mjs";
 
@@ -66,6 +66,9 @@ function vitestCounts(file) {
     return { passed: 0, failed: 0, skipped: 0 };
   }
 }
+
+// A report left by an earlier run must never be counted as this run's.
+for (const project of ["unit", "integration"]) rmSync(join(reports, `${project}.json`), { force: true });
 
 const vitest = (project) => [
   "run",

@@ -53,8 +53,20 @@ export function isAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (error) {
-    return /** @type {NodeJS.ErrnoException} */ (error).code === "EPERM";
+  } catch {
+    // EPERM means the pid belongs to another user: never one of ours.
+    return false;
+  }
+}
+
+/** The kernel's start time of a process (clock ticks since boot), or undefined when it is gone. */
+function startTimeOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22; the command name (field 2) may hold spaces and parentheses, so count from its end.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 
@@ -62,12 +74,19 @@ function pidFile(name) {
   return join(serviceDir(name), "pid");
 }
 
-/** The pid we recorded for `name`, if that process is still alive. */
+/**
+ * The pid we recorded for `name`, if that very process is still alive. The pid file holds the pid
+ * and its start time: after a reboot or a crash the same pid may belong to another process, which
+ * must never be waited on or signalled.
+ */
 export function readPid(name) {
   const file = pidFile(name);
   if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  const [pidText, started] = readFileSync(file, "utf8").trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  const now = startTimeOf(pid);
+  return started === undefined || now === undefined || now === started ? pid : undefined;
 }
 
 /**
@@ -87,7 +106,7 @@ export function spawnDaemon(spec) {
   closeSync(fd);
   if (child.pid === undefined) throw new ServiceError(spec.name, `could not start ${spec.command}`);
   child.unref();
-  writeFileSync(pidFile(spec.name), `${child.pid}\n`);
+  writeFileSync(pidFile(spec.name), `${child.pid} ${startTimeOf(child.pid) ?? ""}\n`);
   return child.pid;
 }
 
