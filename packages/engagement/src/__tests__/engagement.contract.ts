@@ -85,6 +85,17 @@ export function engagementContract(
       expect((await engagement.counts([v]))[v]).toMatchObject({ shares: 1 });
     });
 
+    it("applies an id once even when a retry carries another timestamp", async () => {
+      const engagement = await make();
+      const v = vid();
+      const share = eventFactory(v)("share");
+      await engagement.record([share]);
+      expect(await engagement.record([{ ...share, ts: share.ts - 2 * 3_600_000 }])).toMatchObject({
+        duplicates: 1,
+      });
+      expect((await engagement.counts([v]))[v]).toMatchObject({ shares: 1 });
+    });
+
     it("treats a like as per-user state", async () => {
       const engagement = await make();
       const [v, w] = [vid(), vid()];

@@ -26,6 +26,14 @@ describe("createRedisStore", () => {
     );
   });
 
+  it("rejects a client with an ioredis keyPrefix (its scripts name keys themselves)", () => {
+    const prefixed = new Redis(serviceEnv("REDIS_URL"), { keyPrefix: "app:", lazyConnect: true });
+    expect(() => createRedisStore({ client: prefixed })).toThrow(
+      expect.objectContaining({ code: EngagementErrorCode.INVALID_OPTIONS }),
+    );
+    prefixed.disconnect();
+  });
+
   it("reports a dead connection as BACKEND_FAILED with the cause attached", async () => {
     const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     dead.on("error", () => {});

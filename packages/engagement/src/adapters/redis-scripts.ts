@@ -14,11 +14,12 @@ export const applyScript = `-- Apply a batch of engagement events to cells of vi
 -- On a single server, one call takes the whole batch and pins pairs itself (no KEYS):
 --   cellRef = "<prefix>{<videoId>#", proposed = the cell to use if the pair is new, dirKey = its pin.
 -- ARGV[1]  dedupe window in seconds
--- ARGV[2]  number of events, then 13 fields per event: cellRef, proposed, dirKey, id, type, pairKey,
---          viewerKey, day, hour, watchMs, qualifyAtMs, reachedPoint, sessionPair (1|0)
+-- ARGV[2]  number of events, then 12 fields per event: cellRef, proposed, dirKey, id, type, pairKey,
+--          viewerKey, day, watchMs, qualifyAtMs, reachedPoint, sessionPair (1|0)
 -- Returns one string per event: "" when the id was applied before, else "<viewsDelta>:<likesDelta>".
 local counters, cell
 local window = tonumber(ARGV[1])
+local now = tonumber(redis.call("TIME")[1])
 local n = tonumber(ARGV[2])
 local out = {}
 
@@ -33,12 +34,12 @@ local function bump(day, field, by)
 end
 
 for i = 0, n - 1 do
-  local b = 3 + i * 13
+  local b = 3 + i * 12
   local cellRef, proposed, dirKey = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local id, kind, pair, viewer = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
-  local day, hour = ARGV[b + 7], tonumber(ARGV[b + 8])
-  local watchMs, qualifyAt, reached = tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10]), tonumber(ARGV[b + 11])
-  local sessionPair = ARGV[b + 12] == "1"
+  local day = ARGV[b + 7]
+  local watchMs, qualifyAt, reached = tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10])
+  local sessionPair = ARGV[b + 11] == "1"
   if dirKey == "" then
     counters = KEYS[tonumber(cellRef)]
   else
@@ -52,12 +53,14 @@ for i = 0, n - 1 do
   end
   cell = string.sub(counters, 1, -3)
 
-  local ids = cell .. ":i:" .. hour
-  if redis.call("SADD", ids, id) == 0 then
+  -- Applied ids of the cell, scored by when they were applied: an id counts once whatever ts a retry
+  -- carries, and ids older than the window (no event that old is accepted any more) are trimmed.
+  local ids = cell .. ":i"
+  if redis.call("ZADD", ids, "NX", now, id) == 0 then
     out[i + 1] = ""
   else
-    -- Ids of an hour are forgotten together once no event of that hour can be accepted any more.
-    redis.call("EXPIREAT", ids, (hour + 1) * 3600 + window)
+    redis.call("ZREMRANGEBYSCORE", ids, "-inf", now - window)
+    redis.call("EXPIRE", ids, window)
     local pairKey = cell .. ":p:" .. pair
     local st = redis.call("HMGET", pairKey, "w", "v", "m", "l")
     local watched, viewed = tonumber(st[1]) or 0, st[2] == "1"

@@ -49,10 +49,16 @@ export interface RedisStoreOptions {
 }
 
 const optionsSchema = z.strictObject({
-  client: z.custom<Redis | Cluster>(
-    (value) => typeof value === "object" && value !== null && typeof (value as Redis).evalsha === "function",
-    "client must be an ioredis Redis or Cluster instance",
-  ),
+  client: z
+    .custom<Redis | Cluster>(
+      (value) => typeof value === "object" && value !== null && typeof (value as Redis).evalsha === "function",
+      "client must be an ioredis Redis or Cluster instance",
+    )
+    // The scripts build key names themselves, which ioredis's keyPrefix would not reach.
+    .refine(
+      (client) => !(client as Redis).options?.keyPrefix && !(client as Cluster).options?.redisOptions?.keyPrefix,
+      "the client must not have an ioredis keyPrefix: use this store's keyPrefix option",
+    ),
   keyPrefix: z.string().default("reelkit:engagement:"),
   dedupeWindowMs: z
     .number()
@@ -77,7 +83,6 @@ function eventFields(e: NormalizedEvent, cellRef: string | number, proposed: num
     e.pairKey,
     e.viewerKey,
     e.day,
-    Math.floor(e.ts / 3_600_000),
     e.watchMs,
     e.qualifyAtMs,
     e.reachedPoint,
