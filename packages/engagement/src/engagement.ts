@@ -41,7 +41,8 @@ export interface EngagementOptions {
    */
   qualifiedViewMs?: number;
   /**
-   * How far in the future an event's `ts` may be (client clocks drift) before it is rejected.
+   * How far in the future an event's `ts` may be (client clocks drift) before it is rejected; at most
+   * one hour.
    * @default 300000 (5 minutes)
    */
   maxClockSkewMs?: number;
@@ -137,7 +138,9 @@ const optionsSchema = z.strictObject({
     .optional(),
   journal: z.strictObject({ path: z.string().min(1), sync: z.boolean().default(true) }).optional(),
   qualifiedViewMs: z.number().int().min(0).max(3_600_000).default(3000),
-  maxClockSkewMs: z.number().int().min(0).max(dayMs).default(300_000),
+  // At most an hour: stores forget ids by the newest event time with an hour of slack, so a larger
+  // skew could let an id be forgotten while an event of its age is still accepted.
+  maxClockSkewMs: z.number().int().min(0).max(3_600_000).default(300_000),
   dedupeWindowMs: z
     .number()
     .int()

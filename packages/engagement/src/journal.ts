@@ -53,14 +53,41 @@ export async function readJournal(path: string): Promise<JournalEntry[]> {
   return entries;
 }
 
-/** Open a journal for appending; each append is flushed to disk (fdatasync) before it resolves. */
+/**
+ * Open a journal for appending; each append is flushed to disk (fdatasync) before it resolves.
+ * An append that fails part-way (a full disk) is cut back off the file and the error thrown, so the
+ * journal never holds half a line before a good one, and a failed batch is never acknowledged.
+ */
 export async function openJournal(path: string, { sync = true }: { sync?: boolean } = {}): Promise<Journal> {
   await mkdir(dirname(path), { recursive: true });
   const handle = await open(path, "a");
+  let size = (await handle.stat()).size;
+  let broken: unknown;
   return {
     async append(entry) {
-      await handle.write(`${JSON.stringify(entry)}\n`);
-      if (sync) await handle.datasync();
+      if (broken !== undefined) {
+        throw new EngagementError(EngagementErrorCode.BACKEND_FAILED, `journal ${path} failed earlier`, {
+          cause: broken,
+        });
+      }
+      const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+      try {
+        let written = 0;
+        while (written < line.length) {
+          const { bytesWritten } = await handle.write(line, written, line.length - written);
+          written += bytesWritten;
+        }
+        if (sync) await handle.datasync();
+        size += line.length;
+      } catch (cause) {
+        try {
+          await handle.truncate(size);
+        } catch (truncateError) {
+          // The file may now end in half a line: refuse further appends rather than write after it.
+          broken = truncateError;
+        }
+        throw new EngagementError(EngagementErrorCode.BACKEND_FAILED, `cannot append to journal ${path}`, { cause });
+      }
     },
     close: () => handle.close(),
   };

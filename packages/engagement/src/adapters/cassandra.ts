@@ -20,7 +20,7 @@ import {
 } from "../rules.js";
 import { shardOf } from "../shard.js";
 import type { ApplyContext, EngagementStore, StoredCounts, TrendingWindow, VideoRecord } from "../store.js";
-import { bucketOf, decayOf, liveBuckets, topK } from "../trending.js";
+import { bucketMs, bucketOf, bucketsPerWindow, decayOf, liveBuckets, topK } from "../trending.js";
 import { parseWith } from "../validate.js";
 
 export interface CassandraStoreOptions {
@@ -148,7 +148,7 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       `CREATE TABLE IF NOT EXISTS ${ks}.creator_videos (creator_id text, video_id text, PRIMARY KEY (creator_id, video_id))`,
     );
     await client.execute(
-      `CREATE TABLE IF NOT EXISTS ${ks}.trending (window_name text, bucket bigint, video_id text, score double, PRIMARY KEY ((window_name, bucket), video_id)) WITH default_time_to_live = ${ttl}`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.trending (window_name text, bucket bigint, video_id text, score double, PRIMARY KEY ((window_name, bucket), video_id))`,
     );
   });
 
@@ -183,6 +183,12 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       const trendKeys = [
         ...new Set(events.flatMap((e) => context.windows.map((w) => `${w.name}:${bucketOf(e.ts, w)}`))),
       ];
+      // A trending bucket is read until it leaves its window: keep it a bucket longer, then let it expire.
+      const trendTtl = (key: string) => {
+        const name = key.slice(0, key.lastIndexOf(":"));
+        const window = context.windows.find((w) => w.name === name);
+        return window === undefined ? ttl : Math.ceil(((bucketsPerWindow + 2) * bucketMs(window)) / 1000);
+      };
       const [ids, pairs, counters, retention, hll, dayRows, trendRows] = await Promise.all([
         rowsOf(videoId, "i", [...new Set(events.map((e) => e.id))]),
         rowsOf(videoId, "p", [...new Set(events.map((e) => e.pairKey))]),
@@ -276,8 +282,8 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
         ...[...changed.days].map((k) => ({ query: upsert, params: [dayTotals.get(k) ?? 0, videoId, "d", k] })),
         ...[...changed.points].map((k) => ({ query: upsert, params: [points.get(k) ?? 0, videoId, "r", k] })),
         ...[...changed.trend].map((k) => ({
-          query: `UPDATE ${ks}.video_state SET score = ? WHERE video_id = ? AND kind = 't' AND key = ?`,
-          params: [trend.get(k) ?? 0, videoId, k],
+          query: `UPDATE ${ks}.video_state USING TTL ? SET score = ? WHERE video_id = ? AND kind = 't' AND key = ?`,
+          params: [trendTtl(k), trend.get(k) ?? 0, videoId, k],
         })),
       ];
       if (viewersChanged) {
@@ -307,12 +313,10 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
         ...[...changed.trend].map((k) => {
           const cut = k.lastIndexOf(":");
           const [window, bucket] = [k.slice(0, cut), k.slice(cut + 1)];
-          return run(`INSERT INTO ${ks}.trending (window_name, bucket, video_id, score) VALUES (?, ?, ?, ?)`, [
-            window,
-            Number(bucket),
-            videoId,
-            trend.get(k) ?? 0,
-          ]);
+          return run(
+            `INSERT INTO ${ks}.trending (window_name, bucket, video_id, score) VALUES (?, ?, ?, ?) USING TTL ?`,
+            [window, Number(bucket), videoId, trend.get(k) ?? 0, trendTtl(k)],
+          );
         }),
         ...[...creators].map((c) =>
           run(`INSERT INTO ${ks}.creator_videos (creator_id, video_id) VALUES (?, ?)`, [c, videoId]),
