@@ -335,7 +335,9 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
     });
     const flags = new Array<boolean>(events.length).fill(false);
     const appliedNow: Array<{ event: NormalizedEvent; effects: Effects }> = [];
-    await Promise.all(
+    // Settle every video: the ones that committed still get their session updates when another
+    // failed (the caller's retry will find their events applied and skip them).
+    const settled = await Promise.allSettled(
       [...byVideo].map(async ([videoId, indexes]) => {
         for (let start = 0; start < indexes.length; start += config.eventsPerBatch) {
           const chunk = indexes.slice(start, start + config.eventsPerBatch);
@@ -359,6 +361,8 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
     }
     await Promise.all([...byShard].map(([shard, entries]) => applySessions(shard, entries)));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure !== undefined) throw failure.reason;
     return flags;
   }
 

@@ -190,7 +190,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
   async function applyOnCluster(
     events: readonly NormalizedEvent[],
     propose: (e: NormalizedEvent) => number,
-  ): Promise<string[]> {
+  ): Promise<{ outcomes: string[]; failure?: unknown }> {
     const pairs = [...new Map(events.map((e) => [`${e.videoId}\n${e.pairKey}`, e])).values()];
     const pinned = new Map(
       await Promise.all(
@@ -213,7 +213,9 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
       else group.push(index);
     });
     const outcomes = new Array<string>(events.length).fill("");
-    await Promise.all(
+    // Settle every cell: the ones that applied must still get their trending and session updates
+    // even when another cell failed (the caller's retry will see those events as duplicates).
+    const settled = await Promise.allSettled(
       [...groups].map(async ([key, indexes]) => {
         const argv: Array<string | number> = [windowSeconds, indexes.length];
         for (const index of indexes) argv.push(...eventFields(events[index] as NormalizedEvent, 1, "", ""));
@@ -223,7 +225,8 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
         });
       }),
     );
-    return outcomes;
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    return { outcomes, failure: failure?.reason };
   }
 
   async function apply(events: readonly NormalizedEvent[], context: ApplyContext): Promise<boolean[]> {
@@ -234,6 +237,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
 
     const propose = (e: NormalizedEvent) => shardOf(e.pairKey, shards.get(e.videoId) ?? 1);
     let outcomes: string[];
+    let failure: unknown;
     if (!isCluster) {
       // One server holds every key: one script pins the pairs and applies the whole batch.
       const argv: Array<string | number> = [windowSeconds, events.length];
@@ -241,7 +245,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
         argv.push(...eventFields(e, `${p}{${e.videoId}#`, propose(e), directoryKey(e.videoId, e.pairKey)));
       outcomes = await scripts.reelkitApplyEngagement(0, ...argv);
     } else {
-      outcomes = await applyOnCluster(events, propose);
+      ({ outcomes, failure } = await applyOnCluster(events, propose));
     }
 
     // shard tag → bucket key → video → weight
@@ -303,6 +307,7 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
         scripts.reelkitSessions(1, `${argv[0]}:days`, windowSeconds, argv.length / 6, ...argv),
       ),
     ]);
+    if (failure !== undefined) throw failure;
     await watchHeat(events);
     return outcomes.map((o) => o !== "");
   }
