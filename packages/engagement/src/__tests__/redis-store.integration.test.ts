@@ -26,6 +26,23 @@ describe("createRedisStore", () => {
     );
   });
 
+  it.each([
+    ["redis", () => redis],
+    ["cluster", () => cluster],
+  ])("renews a session's cell pin with every event (%s)", async (_label, client) => {
+    const keyPrefix = prefix();
+    const engagement = await createEngagement({
+      store: createRedisStore({ client: client(), keyPrefix }),
+      now: () => T0,
+    });
+    const e = eventFactory("pinned");
+    await engagement.record([e("view", { sessionId: "long" })]);
+    const pin = `${keyPrefix}dir:pinned:s:long`;
+    await client().expire(pin, 5);
+    await engagement.record([e("watch", { sessionId: "long", watchMs: 500 })]);
+    expect(await client().ttl(pin)).toBeGreaterThan(7 * 86_400);
+  });
+
   it("rejects a client with an ioredis keyPrefix (its scripts name keys themselves)", () => {
     const prefixed = new Redis(serviceEnv("REDIS_URL"), { keyPrefix: "app:", lazyConnect: true });
     expect(() => createRedisStore({ client: prefixed })).toThrow(

@@ -45,10 +45,9 @@ for i = 0, n - 1 do
   else
     -- The first writer's cell wins; a session's pin outlives its state by a whole window.
     local pinned = redis.call("SET", dirKey, proposed, "NX", "GET")
-    if not pinned then
-      pinned = proposed
-      if sessionPair then redis.call("EXPIRE", dirKey, 2 * window) end
-    end
+    if not pinned then pinned = proposed end
+    -- Renewed on every event, like the session's state, so a long session never loses its cell.
+    if sessionPair then redis.call("EXPIRE", dirKey, 2 * window) end
     counters = cellRef .. pinned .. "}:c"
   end
   cell = string.sub(counters, 1, -3)

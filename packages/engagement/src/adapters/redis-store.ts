@@ -198,9 +198,12 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
           const proposed = propose(e);
           const key = directoryKey(e.videoId, e.pairKey);
           // A session's pin outlives its state (renewed by every event) by a whole window; a like's is kept for good.
-          const previous = e.pairKey.startsWith("s:")
+          const session = e.pairKey.startsWith("s:");
+          const previous = session
             ? await client.set(key, proposed, "EX", 2 * windowSeconds, "NX", "GET")
             : await client.set(key, proposed, "NX", "GET");
+          // Renew a session's pin with its state, so a long session never loses its cell.
+          if (session && previous !== null) await client.expire(key, 2 * windowSeconds);
           return [`${e.videoId}\n${e.pairKey}`, previous === null ? proposed : Number(previous)] as const;
         }),
       ),
