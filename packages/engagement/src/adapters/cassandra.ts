@@ -360,7 +360,14 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
       const shard = shardOf(entry.event.sessionId, config.sessionShards);
       byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
     }
-    await Promise.all([...byShard].map(([shard, entries]) => applySessions(shard, entries)));
+    await Promise.all(
+      [...byShard].map(async ([shard, entries]) => {
+        // In slices, in order, so each conditional batch stays under Cassandra's batch size limit.
+        for (let start = 0; start < entries.length; start += config.eventsPerBatch) {
+          await applySessions(shard, entries.slice(start, start + config.eventsPerBatch));
+        }
+      }),
+    );
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure !== undefined) throw failure.reason;
     return flags;
