@@ -8,6 +8,12 @@ export const UploadErrorCode = {
   LOCK_TIMEOUT: "LOCK_TIMEOUT",
   /** A backend (file system, Redis) failed; the cause is attached. */
   BACKEND_FAILED: "BACKEND_FAILED",
+  /** No upload with that id exists (never created, terminated, or swept). */
+  NOT_FOUND: "NOT_FOUND",
+  /** An append started at an offset other than the upload's current offset; nothing was written. */
+  OFFSET_MISMATCH: "OFFSET_MISMATCH",
+  /** More bytes were sent than the upload's length (or the size limit) allows; the excess was not stored. */
+  SIZE_EXCEEDED: "SIZE_EXCEEDED",
 } as const;
 
 export type UploadErrorCode = (typeof UploadErrorCode)[keyof typeof UploadErrorCode];

@@ -1,0 +1,337 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createCrc32 } from "../checksum.js";
+import { createUploadServer, type UploadServer, type UploadServerOptions } from "../server.js";
+
+const TUS = { "Tus-Resumable": "1.0.0" };
+const OCTET = { ...TUS, "Content-Type": "application/offset+octet-stream" };
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+let dir: string;
+let root: string;
+let http: Server;
+let upload: UploadServer;
+let base: string;
+
+async function start(options: Partial<UploadServerOptions> = {}) {
+  upload = createUploadServer({ dir, ...options });
+  http = createServer((req, res) => void upload.handle(req, res));
+  await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
+  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "reelkit-upload-"));
+  dir = join(root, "store");
+});
+
+afterEach(async () => {
+  http.closeAllConnections();
+  await new Promise((done) => http.close(done));
+  await upload.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function create(length: number | "defer", headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`${base}/files/`, {
+    method: "POST",
+    headers: {
+      ...TUS,
+      ...(length === "defer" ? { "Upload-Defer-Length": "1" } : { "Upload-Length": String(length) }),
+      ...headers,
+    },
+  });
+  expect(res.status).toBe(201);
+  const location = res.headers.get("location");
+  expect(location).toMatch(/^\/files\/[A-Za-z0-9_-]{22}$/);
+  return `${base}${location}`;
+}
+
+const patch = (url: string, offset: number, body: Uint8Array, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "PATCH", headers: { ...OCTET, "Upload-Offset": String(offset), ...headers }, body });
+
+const head = (url: string) => fetch(url, { method: "HEAD", headers: TUS });
+
+describe("tus server", () => {
+  it("advertises the protocol on OPTIONS", async () => {
+    await start({ maxSize: 1000 });
+    const res = await fetch(`${base}/files/`, { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("tus-version")).toBe("1.0.0");
+    expect(res.headers.get("tus-max-size")).toBe("1000");
+    expect(res.headers.get("tus-extension")).toContain("creation-defer-length");
+    expect(res.headers.get("tus-checksum-algorithm")).toBe("sha1,md5,crc32,sha256");
+  });
+
+  it("uploads a file in three PATCHes and emits events with the whole-file SHA-256", async () => {
+    await start();
+    const events: string[] = [];
+    let completed: { sha256: string; metadata: Record<string, string | null> } | undefined;
+    upload.on("created", () => events.push("created"));
+    upload.on("progress", ({ offset }) => events.push(`progress:${offset}`));
+    upload.on("completed", (event) => {
+      completed = event;
+    });
+    const data = randomBytes(30_000);
+    const url = await create(data.length, {
+      "Upload-Metadata": `filename ${Buffer.from("clip.mp4").toString("base64")},private`,
+    });
+    for (const [from, to] of [
+      [0, 10_000],
+      [10_000, 20_000],
+      [20_000, 30_000],
+    ] as const) {
+      const res = await patch(url, from, data.subarray(from, to));
+      expect(res.status).toBe(204);
+      expect(res.headers.get("upload-offset")).toBe(String(to));
+      if (to < data.length) expect(res.headers.get("upload-expires")).toBeTruthy();
+    }
+    const info = await head(url);
+    expect(info.headers.get("upload-offset")).toBe("30000");
+    expect(info.headers.get("upload-length")).toBe("30000");
+    expect(info.headers.get("cache-control")).toBe("no-store");
+    expect(info.headers.get("upload-metadata")).toBe(`filename ${Buffer.from("clip.mp4").toString("base64")},private`);
+    expect(events).toEqual(["created", "progress:10000", "progress:20000", "progress:30000"]);
+    expect(completed?.sha256).toBe(sha256(data));
+    expect(completed?.metadata).toEqual({ filename: "clip.mp4", private: null });
+    const id = url.split("/").pop() ?? "";
+    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+  });
+
+  it("answers 409 on an offset mismatch, 415 on a bad content type, 412 on a wrong version", async () => {
+    await start();
+    const url = await create(10);
+    const mismatch = await patch(url, 5, Buffer.from("abc"));
+    expect(mismatch.status).toBe(409);
+    const badType = await patch(url, 0, Buffer.from("abc"), { "Content-Type": "application/octet-stream" });
+    expect(badType.status).toBe(415);
+    const badVersion = await patch(url, 0, Buffer.from("abc"), { "Tus-Resumable": "0.2.2" });
+    expect(badVersion.status).toBe(412);
+    expect(badVersion.headers.get("tus-version")).toBe("1.0.0");
+    expect((await head(url)).headers.get("upload-offset")).toBe("0");
+  });
+
+  it("verifies Upload-Checksum: sha1 match appends, mismatch answers 460 and discards the chunk", async () => {
+    await start({ tempDir: join(root, "parts") });
+    await rm(join(root, "parts"), { force: true, recursive: true });
+    await import("node:fs/promises").then((fs) => fs.mkdir(join(root, "parts")));
+    const url = await create(8);
+    const good = Buffer.from("abcd");
+    const sha1 = createHash("sha1").update(good).digest("base64");
+    expect((await patch(url, 0, good, { "Upload-Checksum": `sha1 ${sha1}` })).status).toBe(204);
+    const bad = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": `sha1 ${sha1}` });
+    expect(bad.status).toBe(460);
+    expect((await head(url)).headers.get("upload-offset")).toBe("4");
+    const id = url.split("/").pop() ?? "";
+    expect((await readFile(join(dir, id))).toString()).toBe("abcd");
+    expect(await readdir(join(root, "parts"))).toEqual([]);
+    const unsupported = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": "whirlpool AAAA" });
+    expect(unsupported.status).toBe(400);
+    const crc = createCrc32();
+    crc.update(Buffer.from("efgh"));
+    const ok = await patch(url, 4, Buffer.from("efgh"), {
+      "Upload-Checksum": `crc32 ${crc.digest().toString("base64")}`,
+    });
+    expect(ok.status).toBe(204);
+    expect((await readFile(join(dir, id))).toString()).toBe("abcdefgh");
+  });
+
+  it("computes crc32 like zlib", () => {
+    const crc = createCrc32();
+    crc.update(Buffer.from("123456789"));
+    expect(crc.digest().toString("hex")).toBe("cbf43926");
+  });
+
+  it("accepts creation-with-upload", async () => {
+    await start();
+    const res = await fetch(`${base}/files/`, {
+      method: "POST",
+      headers: { ...OCTET, "Upload-Length": "10" },
+      body: Buffer.from("hello"),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("upload-offset")).toBe("5");
+    const url = `${base}${res.headers.get("location")}`;
+    expect((await patch(url, 5, Buffer.from("world"))).status).toBe(204);
+    expect(await (await fetch(url)).text()).toBe("helloworld");
+  });
+
+  it("defers the length until a PATCH sets Upload-Length", async () => {
+    await start();
+    const url = await create("defer");
+    expect((await head(url)).headers.get("upload-defer-length")).toBe("1");
+    expect((await patch(url, 0, Buffer.from("abc"))).status).toBe(204);
+    expect((await patch(url, 3, Buffer.from("def"), { "Upload-Length": "6" })).status).toBe(204);
+    const info = await head(url);
+    expect(info.headers.get("upload-length")).toBe("6");
+    expect(info.headers.get("upload-defer-length")).toBeNull();
+    expect(await (await fetch(url)).text()).toBe("abcdef");
+  });
+
+  it("terminates an upload: 204, then 404", async () => {
+    await start();
+    const url = await create(10);
+    const res = await fetch(url, { method: "DELETE", headers: TUS });
+    expect(res.status).toBe(204);
+    expect((await head(url)).status).toBe(404);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("answers 413 past maxSize, on creation and on an oversized deferred chunk", async () => {
+    await start({ maxSize: 10 });
+    const res = await fetch(`${base}/files/`, { method: "POST", headers: { ...TUS, "Upload-Length": "11" } });
+    expect(res.status).toBe(413);
+    const url = await create("defer");
+    expect((await patch(url, 0, Buffer.alloc(11))).status).toBe(413);
+    expect((await head(url)).headers.get("upload-offset")).toBe("0");
+  });
+
+  it("expires incomplete uploads: 410 and swept", async () => {
+    await start({ expireAfterMs: 1 });
+    const url = await create(10);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await head(url)).status).toBe(410);
+    const id = url.split("/").pop();
+    expect(await upload.sweep()).toEqual([id]);
+    expect((await head(url)).status).toBe(404);
+  });
+
+  it("serves a completed upload with GET, whole and by Range", async () => {
+    await start();
+    const url = await create(10);
+    await patch(url, 0, Buffer.from("0123456789"));
+    const full = await fetch(url);
+    expect(full.status).toBe(200);
+    expect(await full.text()).toBe("0123456789");
+    const part = await fetch(url, { headers: { Range: "bytes=2-5" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe("bytes 2-5/10");
+    expect(await part.text()).toBe("2345");
+    const suffix = await fetch(url, { headers: { Range: "bytes=-3" } });
+    expect(await suffix.text()).toBe("789");
+    const bad = await fetch(url, { headers: { Range: "bytes=20-" } });
+    expect(bad.status).toBe(416);
+    expect(bad.headers.get("content-range")).toBe("bytes */10");
+  });
+
+  it("rejects path-traversal ids with 404 and never touches files outside the dir", async () => {
+    await start();
+    const secret = join(root, "secret.json");
+    await writeFile(secret, "{}");
+    await writeFile(join(root, "secret"), "keep");
+    for (const path of [
+      "/files/..%2Fsecret",
+      "/files/%2E%2E%2Fsecret",
+      "/files/..%5Csecret",
+      "/files/abc.json",
+      "/files/AAAAAAAAAAAAAAAAAAAAAA%2F..%2F..%2Fsecret",
+    ]) {
+      for (const method of ["HEAD", "PATCH", "DELETE", "GET"]) {
+        const status = await new Promise<number>((done, fail) => {
+          const req = request(
+            `${base}${path}`,
+            { method, headers: { ...OCTET, "Upload-Offset": "0", "Content-Length": "4" } },
+            (res) => {
+              res.resume();
+              done(res.statusCode ?? 0);
+            },
+          );
+          req.on("error", fail);
+          req.end("evil");
+        });
+        expect(status, `${method} ${path}`).toBe(404);
+      }
+    }
+    expect(await readFile(join(root, "secret"), "utf8")).toBe("keep");
+    expect(await readFile(secret, "utf8")).toBe("{}");
+  });
+
+  it("keeps a durable, consistent offset when a PATCH body is cut mid-stream, and resumes", async () => {
+    await start();
+    const data = randomBytes(256 * 1024);
+    const url = await create(data.length);
+    await new Promise<void>((done) => {
+      const req = request(url, {
+        method: "PATCH",
+        headers: { ...OCTET, "Upload-Offset": "0", "Content-Length": String(data.length) },
+      });
+      req.on("error", () => done());
+      req.write(data.subarray(0, 100_000), () => setTimeout(() => req.destroy(), 50));
+    });
+    // The server may still be finishing the cut request; HEAD takes the lock after it.
+    let offset = -1;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const res = await head(url);
+      offset = Number(res.headers.get("upload-offset"));
+      if (offset > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(offset).toBeGreaterThanOrEqual(0);
+    expect(offset).toBeLessThanOrEqual(100_000);
+    const id = url.split("/").pop() ?? "";
+    const stored = await readFile(join(dir, id));
+    expect(stored.length).toBe(offset);
+    expect(stored.equals(data.subarray(0, offset))).toBe(true);
+    let completed = "";
+    upload.on("completed", ({ sha256: hash }) => {
+      completed = hash;
+    });
+    expect((await patch(url, offset, data.subarray(offset))).status).toBe(204);
+    expect(completed).toBe(sha256(data));
+    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+  });
+
+  it("never interleaves two concurrent PATCHes: one gets 423 or 409, the file is intact", async () => {
+    await start({ lockTimeoutMs: 100 });
+    const data = randomBytes(64 * 1024);
+    const url = await create(data.length);
+    // The first PATCH streams slowly while holding the lock.
+    const slow = new Promise<number>((done, fail) => {
+      const req = request(
+        url,
+        { method: "PATCH", headers: { ...OCTET, "Upload-Offset": "0", "Content-Length": String(data.length) } },
+        (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", fail);
+      req.write(data.subarray(0, 1000));
+      setTimeout(() => req.end(data.subarray(1000)), 400);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await patch(url, 0, randomBytes(data.length));
+    expect([409, 423]).toContain(second.status);
+    expect(await slow).toBe(204);
+    const late = await patch(url, 0, randomBytes(10));
+    expect(late.status).toBe(409);
+    const id = url.split("/").pop() ?? "";
+    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+  });
+
+  it("validates options and metadata", async () => {
+    expect(() => createUploadServer({})).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
+    const { z } = await import("zod");
+    await start({ metadataSchema: z.object({ filename: z.string().endsWith(".mp4") }) });
+    const bad = await fetch(`${base}/files/`, {
+      method: "POST",
+      headers: {
+        ...TUS,
+        "Upload-Length": "1",
+        "Upload-Metadata": `filename ${Buffer.from("a.exe").toString("base64")}`,
+      },
+    });
+    expect(bad.status).toBe(400);
+    const notBase64 = await fetch(`${base}/files/`, {
+      method: "POST",
+      headers: { ...TUS, "Upload-Length": "1", "Upload-Metadata": "filename a.mp4!" },
+    });
+    expect(notBase64.status).toBe(400);
+    await create(1, { "Upload-Metadata": `filename ${Buffer.from("a.mp4").toString("base64")}` });
+  });
+});

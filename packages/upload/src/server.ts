@@ -1,0 +1,533 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { z } from "zod";
+import { createMemoryLocker } from "./adapters/memory.js";
+import { checksumAlgorithms, createHasher, isChecksumAlgorithm } from "./checksum.js";
+import { isUploadError, UploadErrorCode } from "./errors.js";
+import type { Lock, Locker } from "./lock.js";
+import type { UploadInfo, UploadMetadata, UploadStore } from "./store.js";
+import { generateUploadId, isValidUploadId } from "./store.js";
+import { createFileStore } from "./stores/file.js";
+import { parseWith } from "./validate.js";
+
+const TUS_VERSION = "1.0.0";
+const TUS_EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
+const OFFSET_TYPE = "application/offset+octet-stream";
+
+export interface UploadServerOptions {
+  /** Directory for the default file store. Required unless `store` is given. */
+  dir?: string | undefined;
+  /** Storage port. @default createFileStore({ dir }) */
+  store?: UploadStore | undefined;
+  /** Lock port: one request per upload at a time. @default createMemoryLocker() */
+  locker?: Locker | undefined;
+  /**
+   * Mount path; must start and end with `/`. Upload URLs are `<path><id>`.
+   * @default "/files/"
+   */
+  path?: string | undefined;
+  /** Largest upload in bytes, advertised as `Tus-Max-Size`; 413 beyond it. @default undefined (no limit) */
+  maxSize?: number | undefined;
+  /**
+   * How long a request waits for an upload another request holds before answering 423 Locked.
+   * @default 3000
+   */
+  lockTimeoutMs?: number | undefined;
+  /**
+   * Lifetime of an incomplete upload, from creation and renewed by every PATCH; expired uploads
+   * answer 410 and are removed by `sweep()`.
+   * @default 86400000 (24 h)
+   */
+  expireAfterMs?: number | undefined;
+  /** Validates the decoded `Upload-Metadata`; a failure answers 400. @default undefined (any metadata) */
+  metadataSchema?: z.ZodType<unknown> | undefined;
+  /** Where checksummed chunks are staged before they are verified and appended. @default os.tmpdir() */
+  tempDir?: string | undefined;
+}
+
+/** Payloads of the typed events. */
+export interface UploadServerEvents {
+  created: { id: string; length: number | undefined; metadata: UploadMetadata };
+  progress: { id: string; offset: number; length: number | undefined };
+  completed: { id: string; length: number; metadata: UploadMetadata; sha256: string };
+  terminated: { id: string };
+  expired: { id: string };
+}
+
+export type UploadServerEvent = keyof UploadServerEvents;
+
+export interface UploadServer {
+  /** Answer one request. Resolves once the response is finished; never rejects. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Subscribe; returns the unsubscribe function. A throwing listener never fails a request. */
+  on<E extends UploadServerEvent>(event: E, listener: (payload: UploadServerEvents[E]) => void): () => void;
+  /** Remove expired incomplete uploads (skipping locked ones). Resolves the removed ids. */
+  sweep(now?: number): Promise<string[]>;
+  /** Refuse new requests (503) and wait for the ones in flight. */
+  close(): Promise<void>;
+}
+
+const optionsSchema = z
+  .object({
+    dir: z.string().min(1).optional(),
+    store: z
+      .custom<UploadStore>(
+        (v) => typeof v === "object" && v !== null && typeof (v as UploadStore).append === "function",
+        "store must implement UploadStore",
+      )
+      .optional(),
+    locker: z
+      .custom<Locker>(
+        (v) => typeof v === "object" && v !== null && typeof (v as Locker).acquire === "function",
+        "locker must implement Locker",
+      )
+      .optional(),
+    path: z
+      .string()
+      .regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, "path must start and end with /")
+      .default("/files/"),
+    maxSize: z.number().int().positive().optional(),
+    lockTimeoutMs: z.number().int().min(0).max(600_000).default(3000),
+    expireAfterMs: z.number().int().positive().default(86_400_000),
+    metadataSchema: z
+      .custom<z.ZodType<unknown>>(
+        (v) => typeof v === "object" && v !== null && typeof (v as z.ZodType).safeParse === "function",
+        "metadataSchema must be a zod schema",
+      )
+      .optional(),
+    tempDir: z.string().min(1).optional(),
+  })
+  .refine((o) => o.store !== undefined || o.dir !== undefined, "either store or dir is required");
+
+/** An error answered with an HTTP status. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const INTEGER = /^(?:0|[1-9][0-9]{0,15})$/;
+function parseInteger(value: string | undefined, header: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!INTEGER.test(value)) throw new HttpError(400, `invalid ${header}`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new HttpError(400, `invalid ${header}`);
+  return n;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const METADATA_KEY = /^[\x21-\x2b\x2d-\x7e]+$/; // printable ASCII, no space or comma
+
+/** Parse `Upload-Metadata`: `key base64value` pairs separated by commas; a key may come alone. */
+export function parseMetadata(header: string | undefined): UploadMetadata {
+  const metadata: UploadMetadata = {};
+  if (header === undefined || header.trim() === "") return metadata;
+  for (const pair of header.split(",")) {
+    const parts = pair.trim().split(" ");
+    const [key, value] = parts;
+    if (parts.length > 2 || key === undefined || !METADATA_KEY.test(key) || Object.hasOwn(metadata, key))
+      throw new HttpError(400, "invalid Upload-Metadata");
+    if (value === undefined || value === "") {
+      metadata[key] = null;
+      continue;
+    }
+    if (!BASE64.test(value)) throw new HttpError(400, `Upload-Metadata value of ${key} is not base64`);
+    metadata[key] = Buffer.from(value, "base64").toString("utf8");
+  }
+  return metadata;
+}
+
+export function formatMetadata(metadata: UploadMetadata): string {
+  return Object.entries(metadata)
+    .map(([key, value]) => (value === null ? key : `${key} ${Buffer.from(value, "utf8").toString("base64")}`))
+    .join(",");
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(",") : value;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = header(req, "content-length");
+  return header(req, "transfer-encoding") !== undefined || (length !== undefined && length !== "0");
+}
+
+/** Passes bytes through while feeding a hash. */
+class HashThrough extends Transform {
+  constructor(private readonly onChunk: (chunk: Buffer) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.onChunk(chunk);
+    callback(null, chunk);
+  }
+}
+
+/** A tus 1.0.0 server handler for Node's `http` (and anything that passes its req/res through). */
+export function createUploadServer(options: UploadServerOptions): UploadServer {
+  const parsed = parseWith(optionsSchema, options, UploadErrorCode.INVALID_OPTIONS, "upload server options");
+  const store = parsed.store ?? createFileStore({ dir: parsed.dir ?? "" });
+  const locker = parsed.locker ?? createMemoryLocker();
+  const { path: mount, maxSize, lockTimeoutMs, expireAfterMs, metadataSchema } = parsed;
+  const tempDir = parsed.tempDir ?? tmpdir();
+
+  const listeners = new Map<UploadServerEvent, Set<(payload: never) => void>>();
+  const emit = <E extends UploadServerEvent>(event: E, payload: UploadServerEvents[E]) => {
+    for (const listener of listeners.get(event) ?? []) {
+      try {
+        (listener as (p: UploadServerEvents[E]) => void)(payload);
+      } catch {}
+    }
+  };
+
+  let closed = false;
+  const inFlight = new Set<Promise<void>>();
+
+  const expired = (info: UploadInfo, now = Date.now()) =>
+    info.expiresAt !== undefined && info.expiresAt <= now && info.offset !== info.length;
+  const isComplete = (info: UploadInfo) => info.length !== undefined && info.offset === info.length;
+
+  const withLock = async <T>(id: string, work: (lock: Lock) => Promise<T>): Promise<T> => {
+    let lock: Lock;
+    try {
+      lock = await locker.acquire(id, { timeoutMs: lockTimeoutMs });
+    } catch (error) {
+      if (isUploadError(error) && error.code === UploadErrorCode.LOCK_TIMEOUT)
+        throw new HttpError(423, "upload is locked by another request");
+      throw error;
+    }
+    try {
+      return await work(lock);
+    } finally {
+      await lock.release();
+    }
+  };
+
+  const load = async (id: string): Promise<UploadInfo> => {
+    const info = await store.info(id);
+    if (info === undefined) throw new HttpError(404, "upload not found");
+    if (expired(info)) throw new HttpError(410, "upload expired");
+    return info;
+  };
+
+  const expiresHeader = (info: UploadInfo): Record<string, string> =>
+    info.expiresAt !== undefined && !isComplete(info)
+      ? { "Upload-Expires": new Date(info.expiresAt).toUTCString() }
+      : {};
+
+  /** Whole-file SHA-256, computed by streaming the stored file once at completion. */
+  const finish = async (info: UploadInfo): Promise<void> => {
+    const hash = createHash("sha256");
+    for await (const chunk of await store.read(info.id)) hash.update(chunk as Buffer);
+    const sha256 = hash.digest("hex");
+    const updated = await store.update(info.id, { sha256 });
+    emit("completed", { id: info.id, length: info.offset, metadata: updated.metadata, sha256 });
+  };
+
+  /**
+   * Append the request body at `info.offset`, honouring `Upload-Checksum`: a checksummed chunk is
+   * staged in a temp file while hashed, verified, and only then appended (460 and discarded on a mismatch).
+   */
+  const appendBody = async (req: IncomingMessage, info: UploadInfo, lock: Lock): Promise<UploadInfo> => {
+    const room =
+      info.length !== undefined
+        ? info.length - info.offset
+        : maxSize !== undefined
+          ? maxSize - info.offset
+          : Number.POSITIVE_INFINITY;
+    const declared = parseInteger(header(req, "content-length"), "Content-Length");
+    if (declared !== undefined && declared > room) throw new HttpError(413, "chunk exceeds the upload length");
+
+    const checksum = header(req, "upload-checksum");
+    let newOffset: number;
+    try {
+      if (checksum === undefined) {
+        newOffset = await store.append(info.id, info.offset, req, { signal: lock.signal, maxBytes: room });
+      } else {
+        const [algorithm, expected, ...rest] = checksum.trim().split(" ");
+        if (algorithm === undefined || !isChecksumAlgorithm(algorithm))
+          throw new HttpError(400, "unsupported checksum algorithm");
+        if (expected === undefined || rest.length > 0 || !BASE64.test(expected))
+          throw new HttpError(400, "invalid Upload-Checksum");
+        const hasher = createHasher(algorithm);
+        const part = join(tempDir, `reelkit-upload-${info.id}-${randomBytes(6).toString("hex")}.part`);
+        try {
+          let size = 0;
+          await pipeline(
+            req,
+            new HashThrough((chunk) => {
+              size += chunk.length;
+              if (size > room) throw new HttpError(413, "chunk exceeds the upload length");
+              hasher.update(chunk);
+            }),
+            createWriteStream(part),
+            { signal: lock.signal },
+          );
+          if (!hasher.digest().equals(Buffer.from(expected, "base64"))) throw new HttpError(460, "Checksum Mismatch");
+          newOffset = await store.append(info.id, info.offset, createReadStream(part), { signal: lock.signal });
+        } finally {
+          await rm(part, { force: true });
+        }
+      }
+    } catch (error) {
+      if (isUploadError(error)) {
+        if (error.code === UploadErrorCode.SIZE_EXCEEDED) throw new HttpError(413, "chunk exceeds the upload length");
+        if (error.code === UploadErrorCode.OFFSET_MISMATCH) throw new HttpError(409, "offset mismatch");
+        if (error.code === UploadErrorCode.NOT_FOUND) throw new HttpError(404, "upload not found");
+      }
+      throw error;
+    }
+    const updated: UploadInfo = { ...info, offset: newOffset };
+    if (newOffset !== info.offset) {
+      emit("progress", { id: info.id, offset: newOffset, length: info.length });
+      if (isComplete(updated)) await finish(updated);
+    }
+    return updated;
+  };
+
+  const options_ = (res: ServerResponse) => {
+    res.writeHead(204, {
+      "Tus-Resumable": TUS_VERSION,
+      "Tus-Version": TUS_VERSION,
+      "Tus-Extension": TUS_EXTENSIONS,
+      "Tus-Checksum-Algorithm": checksumAlgorithms.join(","),
+      ...(maxSize !== undefined ? { "Tus-Max-Size": String(maxSize) } : {}),
+    });
+    res.end();
+  };
+
+  const create = async (req: IncomingMessage, res: ServerResponse) => {
+    const length = parseInteger(header(req, "upload-length"), "Upload-Length");
+    const defer = header(req, "upload-defer-length");
+    if (defer !== undefined && defer !== "1") throw new HttpError(400, "Upload-Defer-Length must be 1");
+    if ((length === undefined) === (defer === undefined))
+      throw new HttpError(400, "send exactly one of Upload-Length and Upload-Defer-Length");
+    if (length !== undefined && maxSize !== undefined && length > maxSize)
+      throw new HttpError(413, `Upload-Length exceeds ${maxSize}`);
+    const metadata = parseMetadata(header(req, "upload-metadata"));
+    if (metadataSchema !== undefined) {
+      const result = metadataSchema.safeParse(metadata);
+      if (!result.success) throw new HttpError(400, `invalid Upload-Metadata: ${z.prettifyError(result.error)}`);
+    }
+    const withBody = hasBody(req);
+    if (withBody && header(req, "content-type") !== OFFSET_TYPE)
+      throw new HttpError(415, `a creation body needs Content-Type ${OFFSET_TYPE}`);
+
+    const id = generateUploadId();
+    let info = await store.create({ id, length, metadata, expiresAt: Date.now() + expireAfterMs });
+    emit("created", { id, length, metadata });
+    if (withBody) {
+      info = await withLock(id, (lock) => appendBody(req, info, lock));
+    } else if (length === 0) {
+      await finish(info);
+    }
+    res.writeHead(201, {
+      "Tus-Resumable": TUS_VERSION,
+      Location: `${mount}${id}`,
+      ...(withBody ? { "Upload-Offset": String(info.offset) } : {}),
+      ...expiresHeader(info),
+    });
+    res.end();
+  };
+
+  const head = async (id: string, res: ServerResponse) => {
+    const info = await withLock(id, () => load(id));
+    res.writeHead(200, {
+      "Tus-Resumable": TUS_VERSION,
+      "Cache-Control": "no-store",
+      "Upload-Offset": String(info.offset),
+      ...(info.length !== undefined ? { "Upload-Length": String(info.length) } : { "Upload-Defer-Length": "1" }),
+      ...(Object.keys(info.metadata).length > 0 ? { "Upload-Metadata": formatMetadata(info.metadata) } : {}),
+      ...expiresHeader(info),
+    });
+    res.end();
+  };
+
+  const patch = async (id: string, req: IncomingMessage, res: ServerResponse) => {
+    if (header(req, "content-type") !== OFFSET_TYPE) throw new HttpError(415, `Content-Type must be ${OFFSET_TYPE}`);
+    const offset = parseInteger(header(req, "upload-offset"), "Upload-Offset");
+    if (offset === undefined) throw new HttpError(400, "Upload-Offset is required");
+    const newLength = parseInteger(header(req, "upload-length"), "Upload-Length");
+    const info = await withLock(id, async (lock) => {
+      let current = await load(id);
+      if (current.offset !== offset)
+        throw new HttpError(409, "offset mismatch", { "Upload-Offset": String(current.offset) });
+      if (newLength !== undefined) {
+        if (current.length === undefined) {
+          if (newLength < current.offset) throw new HttpError(400, "Upload-Length is below the offset");
+          if (maxSize !== undefined && newLength > maxSize)
+            throw new HttpError(413, `Upload-Length exceeds ${maxSize}`);
+          current = await store.update(id, { length: newLength });
+        } else if (newLength !== current.length) {
+          throw new HttpError(400, "Upload-Length cannot change");
+        }
+      }
+      current = { ...current, expiresAt: Date.now() + expireAfterMs };
+      const updated = await appendBody(req, current, lock);
+      if (!isComplete(updated)) await store.update(id, { expiresAt: current.expiresAt });
+      else if (newLength !== undefined && updated.offset === offset && offset === newLength) await finish(updated);
+      return updated;
+    });
+    res.writeHead(204, { "Tus-Resumable": TUS_VERSION, "Upload-Offset": String(info.offset), ...expiresHeader(info) });
+    res.end();
+  };
+
+  const terminate = async (id: string, res: ServerResponse) => {
+    await withLock(id, async () => {
+      const info = await store.info(id);
+      if (info === undefined) throw new HttpError(404, "upload not found");
+      await store.remove(id);
+    });
+    emit("terminated", { id });
+    res.writeHead(204, { "Tus-Resumable": TUS_VERSION });
+    res.end();
+  };
+
+  const download = async (id: string, req: IncomingMessage, res: ServerResponse) => {
+    // The lock is held only to check the upload; a completed upload no longer changes, and an
+    // open file keeps streaming even if it is terminated meanwhile.
+    const info = await withLock(id, () => load(id));
+    if (!isComplete(info)) throw new HttpError(404, "upload is not complete");
+    const size = info.offset;
+    const range = header(req, "range");
+    const match = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    let start = 0;
+    let end = size - 1;
+    let partial = false;
+    if (match !== null) {
+      const [, from = "", to = ""] = match;
+      if (from === "" && to === "") throw new HttpError(416, "bad range", { "Content-Range": `bytes */${size}` });
+      if (from === "") {
+        start = Math.max(0, size - Number(to));
+      } else {
+        start = Number(from);
+        if (to !== "") end = Math.min(Number(to), size - 1);
+      }
+      if (start >= size || start > end || (from === "" && Number(to) === 0))
+        throw new HttpError(416, "range not satisfiable", { "Content-Range": `bytes */${size}` });
+      partial = true;
+    }
+    const headers: Record<string, string> = {
+      "Content-Type": "application/octet-stream",
+      "Accept-Ranges": "bytes",
+      "Content-Length": String(size === 0 ? 0 : end - start + 1),
+      ...(info.sha256 !== undefined ? { ETag: `"${info.sha256}"` } : {}),
+    };
+    if (partial) headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
+    const body = size === 0 ? undefined : await store.read(id, { start, end });
+    res.writeHead(partial ? 206 : 200, headers);
+    if (body === undefined || req.method === "HEAD") {
+      body?.destroy();
+      res.end();
+      return;
+    }
+    await pipeline(body, res).catch(() => {});
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const method = (header(req, "x-http-method-override") ?? req.method ?? "").toUpperCase();
+    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (method === "OPTIONS") return options_(res);
+    const mountNoSlash = mount.slice(0, -1);
+    if (pathname !== mount && pathname !== mountNoSlash && !pathname.startsWith(mount))
+      throw new HttpError(404, "not found");
+    const rest = pathname === mountNoSlash ? "" : pathname.slice(mount.length);
+    if (method !== "GET" && header(req, "tus-resumable") !== TUS_VERSION)
+      throw new HttpError(412, "unsupported Tus-Resumable", { "Tus-Version": TUS_VERSION });
+    if (rest === "") {
+      if (method === "POST") return create(req, res);
+      throw new HttpError(405, "method not allowed", { Allow: "POST, OPTIONS" });
+    }
+    // Ids come only from the server; anything else (dots, slashes, encoded separators) is unknown.
+    if (!isValidUploadId(rest)) throw new HttpError(404, "upload not found");
+    switch (method) {
+      case "HEAD":
+        return head(rest, res);
+      case "PATCH":
+        return patch(rest, req, res);
+      case "DELETE":
+        return terminate(rest, res);
+      case "GET":
+        return download(rest, req, res);
+      default:
+        throw new HttpError(405, "method not allowed", { Allow: "GET, HEAD, PATCH, DELETE, OPTIONS" });
+    }
+  };
+
+  const respondError = (res: ServerResponse, error: unknown) => {
+    const http =
+      error instanceof HttpError ? error : new HttpError(500, isUploadError(error) ? error.code : "internal error");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = http.status === 460 ? "Checksum Mismatch" : http.message;
+    res.writeHead(http.status, {
+      "Tus-Resumable": TUS_VERSION,
+      "Content-Type": "text/plain; charset=utf-8",
+      ...http.headers,
+    });
+    res.end(body);
+  };
+
+  return {
+    handle(req, res) {
+      if (closed) {
+        respondError(res, new HttpError(503, "server is closing"));
+        return Promise.resolve();
+      }
+      const task = route(req, res).catch((error: unknown) => respondError(res, error));
+      inFlight.add(task);
+      return task.finally(() => inFlight.delete(task));
+    },
+    on(event, listener) {
+      let set = listeners.get(event);
+      if (set === undefined) {
+        set = new Set();
+        listeners.set(event, set);
+      }
+      const entry = listener as (payload: never) => void;
+      set.add(entry);
+      return () => {
+        set.delete(entry);
+      };
+    },
+    async sweep(now = Date.now()) {
+      const removed: string[] = [];
+      for await (const info of store.list()) {
+        if (!expired(info, now)) continue;
+        let lock: Lock;
+        try {
+          lock = await locker.acquire(info.id, { timeoutMs: 0 });
+        } catch {
+          continue; // in use: not abandoned
+        }
+        try {
+          const current = await store.info(info.id);
+          if (current === undefined || !expired(current, now)) continue;
+          await store.remove(info.id);
+          removed.push(info.id);
+          emit("expired", { id: info.id });
+        } finally {
+          await lock.release();
+        }
+      }
+      return removed;
+    },
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
