@@ -11,13 +11,14 @@ import { createMemoryLocker } from "./adapters/memory.js";
 import { checksumAlgorithms, createHasher, isChecksumAlgorithm } from "./checksum.js";
 import { isUploadError, UploadErrorCode } from "./errors.js";
 import type { Lock, Locker } from "./lock.js";
-import type { UploadInfo, UploadMetadata, UploadStore } from "./store.js";
+import type { UploadConcat, UploadInfo, UploadMetadata, UploadStore } from "./store.js";
 import { generateUploadId, isValidUploadId } from "./store.js";
 import { createFileStore } from "./stores/file.js";
 import { parseWith } from "./validate.js";
 
 const TUS_VERSION = "1.0.0";
-const TUS_EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
+const TUS_EXTENSIONS =
+  "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
 const OFFSET_TYPE = "application/offset+octet-stream";
 
 export interface UploadServerOptions {
@@ -49,6 +50,129 @@ export interface UploadServerOptions {
   metadataSchema?: z.ZodType<unknown> | undefined;
   /** Where checksummed chunks are staged before they are verified and appended. @default os.tmpdir() */
   tempDir?: string | undefined;
+  /**
+   * Called before an upload (ordinary, partial or final) is created; nothing is stored yet. To
+   * refuse the creation, throw (or reject with) an object with an integer `status` in 400–599 and
+   * a string `message` — e.g. `{ status: 401, message: "sign in first" }`; the client gets that
+   * status and message and nothing is created. Anything else thrown answers 500.
+   */
+  onUploadCreate?: ((ctx: UploadCreateContext) => void | Promise<void>) | undefined;
+  /**
+   * Awaited once per upload when it completes (not for partial uploads), after its SHA-256 is
+   * stored and `completed` emitted, before the final request is answered. A throw answers 500 (or
+   * the thrown `{ status, message }` as above), but the upload stays complete and durable.
+   */
+  onUploadFinish?: ((ctx: UploadFinishContext) => void | Promise<void>) | undefined;
+  /**
+   * Containers accepted by sniffing the first bytes (at least 12, or the whole upload if shorter):
+   * anything else answers 415 and the upload is deleted.
+   * @default ["mp4", "matroska", "mpegts"]
+   */
+  allowedTypes?: readonly VideoContainer[] | undefined;
+  /** Set `false` to accept any bytes (no container sniffing). @default true */
+  sniff?: boolean | undefined;
+}
+
+/** Container families recognised by the sniffer. */
+export const videoContainers = ["mp4", "matroska", "mpegts"] as const;
+/**
+ * `mp4`: ISO BMFF / QuickTime (MP4, MOV, M4V, 3GP, HEIF…): an `ftyp` box at offset 4 with a known
+ * major brand. `matroska`: WebM and MKV (EBML magic `1A 45 DF A3`). `mpegts`: MPEG transport stream
+ * (sync byte 0x47 at every 188-byte packet start in the bytes sniffed).
+ */
+export type VideoContainer = (typeof videoContainers)[number];
+
+/** Bytes that must be durably stored before an upload is sniffed (fewer if the whole upload is shorter). */
+export const SNIFF_MIN_BYTES = 12;
+/** Most bytes read for sniffing (four MPEG-TS packets). */
+const SNIFF_MAX_BYTES = 188 * 4;
+
+const FTYP_BRANDS = new Set([
+  "isom",
+  "iso2",
+  "iso3",
+  "iso4",
+  "iso5",
+  "iso6",
+  "iso8",
+  "iso9",
+  "mp41",
+  "mp42",
+  "mp71",
+  "avc1",
+  "qt  ",
+  "M4V ",
+  "M4VH",
+  "M4VP",
+  "M4A ",
+  "3gp4",
+  "3gp5",
+  "3gp6",
+  "3gp7",
+  "3gp8",
+  "3gp9",
+  "3g2a",
+  "3g2b",
+  "3g2c",
+  "hvc1",
+  "hev1",
+  "heic",
+  "heix",
+  "heim",
+  "heis",
+  "hevc",
+  "hevx",
+  "mif1",
+  "msf1",
+  "av01",
+  "avif",
+  "dash",
+  "f4v ",
+  "MSNV",
+  "XAVC",
+  "NDAS",
+  "mmp4",
+  "CAEP",
+  "crx ",
+]);
+
+/** Which container `head` (the first bytes of a file) starts, or `undefined` when none is recognised. */
+export function sniffContainer(head: Uint8Array): VideoContainer | undefined {
+  const bytes = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (bytes.length >= 12 && bytes.toString("latin1", 4, 8) === "ftyp") {
+    const size = bytes.readUInt32BE(0);
+    if ((size === 1 || size >= 16) && FTYP_BRANDS.has(bytes.toString("latin1", 8, 12))) return "mp4";
+  }
+  if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3)
+    return "matroska";
+  if (bytes.length >= 4 && bytes[0] === 0x47) {
+    // Transport error indicator clear, adaptation field control not the reserved 00.
+    const plausible = (at: number) =>
+      bytes[at] === 0x47 && ((bytes[at + 1] ?? 0) & 0x80) === 0 && ((bytes[at + 3] ?? 0x10) & 0x30) !== 0;
+    let ok = true;
+    for (let at = 0; at + 4 <= bytes.length; at += 188) ok &&= plausible(at);
+    if (ok) return "mpegts";
+  }
+  return undefined;
+}
+
+/** What `onUploadCreate` receives. */
+export interface UploadCreateContext {
+  /** Decoded (and, with `metadataSchema`, validated) `Upload-Metadata`. */
+  metadata: UploadMetadata;
+  /** `Upload-Length`, the sum of the parts for a final concatenation, `undefined` when deferred. */
+  length: number | undefined;
+  /** The creation request (headers for auth); do not read its body. */
+  req: IncomingMessage;
+}
+
+/** What `onUploadFinish` receives. */
+export interface UploadFinishContext {
+  id: string;
+  /** The complete upload, `sha256` included. */
+  info: UploadInfo;
+  /** Hex SHA-256 of the whole file. */
+  sha256: string;
 }
 
 /** Payloads of the typed events. */
@@ -102,6 +226,24 @@ const optionsSchema = z
       )
       .optional(),
     tempDir: z.string().min(1).optional(),
+    onUploadCreate: z
+      .custom<(ctx: UploadCreateContext) => void | Promise<void>>(
+        (v) => typeof v === "function",
+        "onUploadCreate must be a function",
+      )
+      .optional(),
+    onUploadFinish: z
+      .custom<(ctx: UploadFinishContext) => void | Promise<void>>(
+        (v) => typeof v === "function",
+        "onUploadFinish must be a function",
+      )
+      .optional(),
+    allowedTypes: z
+      .array(z.enum(videoContainers))
+      .min(1)
+      .readonly()
+      .default([...videoContainers]),
+    sniff: z.boolean().default(true),
   })
   .refine((o) => o.store !== undefined || o.dir !== undefined, "either store or dir is required");
 
@@ -114,6 +256,17 @@ class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A hook's `{ status, message }` rejection as an HttpError; anything else is a 500. */
+function hookError(error: unknown, hook: string): HttpError {
+  if (error instanceof HttpError) return error;
+  if (typeof error === "object" && error !== null) {
+    const { status, message } = error as { status?: unknown; message?: unknown };
+    if (typeof status === "number" && Number.isInteger(status) && status >= 400 && status <= 599)
+      return new HttpError(status, typeof message === "string" ? message : `${hook} refused`);
+  }
+  return new HttpError(500, `${hook} failed`);
 }
 
 const INTEGER = /^(?:0|[1-9][0-9]{0,15})$/;
@@ -179,7 +332,9 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
   const parsed = parseWith(optionsSchema, options, UploadErrorCode.INVALID_OPTIONS, "upload server options");
   const store = parsed.store ?? createFileStore({ dir: parsed.dir ?? "" });
   const locker = parsed.locker ?? createMemoryLocker();
-  const { path: mount, maxSize, lockTimeoutMs, expireAfterMs, metadataSchema } = parsed;
+  const { path: mount, maxSize, lockTimeoutMs, expireAfterMs, metadataSchema, onUploadCreate, onUploadFinish } = parsed;
+  const allowedTypes = new Set<VideoContainer>(parsed.allowedTypes);
+  const sniffing = parsed.sniff;
   const tempDir = parsed.tempDir ?? tmpdir();
 
   const listeners = new Map<UploadServerEvent, Set<(payload: never) => void>>();
@@ -233,6 +388,37 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     const sha256 = hash.digest("hex");
     const updated = await store.update(info.id, { sha256 });
     emit("completed", { id: info.id, length: info.offset, metadata: updated.metadata, sha256 });
+    if (onUploadFinish !== undefined) {
+      try {
+        await onUploadFinish({ id: info.id, info: updated, sha256 });
+      } catch (error) {
+        throw hookError(error, "onUploadFinish");
+      }
+    }
+  };
+
+  /** Check the first stored bytes; not an allowed container → delete the upload and answer 415. */
+  const sniff = async (info: UploadInfo): Promise<void> => {
+    const end = Math.min(info.offset, SNIFF_MAX_BYTES) - 1;
+    const chunks: Buffer[] = [];
+    if (end >= 0) for await (const chunk of await store.read(info.id, { start: 0, end })) chunks.push(chunk as Buffer);
+    const type = sniffContainer(Buffer.concat(chunks));
+    if (type !== undefined && allowedTypes.has(type)) return;
+    await store.remove(info.id);
+    throw new HttpError(415, "upload is not an allowed video container");
+  };
+
+  /** Sniff once the first bytes became durable (or the whole, shorter upload did); finish when complete. */
+  const afterAppend = async (before: number, updated: UploadInfo): Promise<void> => {
+    if (updated.concat?.type === "partial") return;
+    if (
+      sniffing &&
+      before < SNIFF_MIN_BYTES &&
+      (updated.offset >= SNIFF_MIN_BYTES || isComplete(updated)) &&
+      (updated.offset !== before || isComplete(updated))
+    )
+      await sniff(updated);
+    if (isComplete(updated)) await finish(updated);
   };
 
   /**
@@ -291,7 +477,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     const updated: UploadInfo = { ...info, offset: newOffset };
     if (newOffset !== info.offset) {
       emit("progress", { id: info.id, offset: newOffset, length: info.length });
-      if (isComplete(updated)) await finish(updated);
+      await afterAppend(info.offset, updated);
     }
     return updated;
   };
@@ -307,7 +493,86 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     res.end();
   };
 
+  /** The upload id in an `Upload-Concat: final` URL (absolute or a path under the mount), else 400. */
+  const partId = (url: string): string => {
+    let pathname: string;
+    try {
+      pathname = new URL(url, "http://localhost").pathname;
+    } catch {
+      throw new HttpError(400, "invalid Upload-Concat URL");
+    }
+    const id = pathname.startsWith(mount) ? pathname.slice(mount.length) : "";
+    if (!isValidUploadId(id)) throw new HttpError(400, `Upload-Concat names an unknown upload: ${url}`);
+    return id;
+  };
+
+  const parseConcat = (value: string | undefined): UploadConcat | undefined => {
+    if (value === undefined) return undefined;
+    const trimmed = value.trim();
+    if (trimmed === "partial") return { type: "partial" };
+    if (!trimmed.startsWith("final;")) throw new HttpError(400, "invalid Upload-Concat");
+    const urls = trimmed
+      .slice("final;".length)
+      .trim()
+      .split(/ +/)
+      .filter((u) => u !== "");
+    if (urls.length === 0) throw new HttpError(400, "Upload-Concat final names no partial uploads");
+    return { type: "final", parts: urls.map(partId) };
+  };
+
+  /** Lock every part (in a fixed order, so two finals never deadlock), then run `work`. */
+  const withLocks = async <T>(ids: readonly string[], work: () => Promise<T>): Promise<T> => {
+    const [first, ...rest] = ids;
+    if (first === undefined) return work();
+    return withLock(first, () => withLocks(rest, work));
+  };
+
+  /** Create a final upload from complete partials: 400 unknown or not partial, 409 incomplete. */
+  const createFinal = async (req: IncomingMessage, res: ServerResponse, parts: string[], metadata: UploadMetadata) => {
+    if (header(req, "upload-length") !== undefined || header(req, "upload-defer-length") !== undefined)
+      throw new HttpError(400, "a final upload takes no Upload-Length");
+    if (hasBody(req)) throw new HttpError(403, "a final upload takes no body");
+    const id = generateUploadId();
+    const info = await withLocks([...new Set(parts)].sort(), async () => {
+      let length = 0;
+      for (const part of parts) {
+        const partInfo = await store.info(part);
+        if (partInfo === undefined || partInfo.concat?.type !== "partial")
+          throw new HttpError(400, `Upload-Concat names an unknown or non-partial upload: ${mount}${part}`);
+        if (expired(partInfo)) throw new HttpError(400, `partial upload ${mount}${part} expired`);
+        if (partInfo.length === undefined || partInfo.offset !== partInfo.length)
+          throw new HttpError(409, `partial upload ${mount}${part} is not complete`);
+        length += partInfo.length;
+      }
+      if (maxSize !== undefined && length > maxSize) throw new HttpError(413, `Upload-Length exceeds ${maxSize}`);
+      await runCreateHook({ metadata, length, req });
+      return store.create({ id, length, metadata, concat: { type: "final", parts } });
+    });
+    emit("created", { id, length: info.length, metadata });
+    await afterAppend(0, info);
+    res.writeHead(201, { "Tus-Resumable": TUS_VERSION, Location: `${mount}${id}` });
+    res.end();
+  };
+
+  const runCreateHook = async (ctx: UploadCreateContext) => {
+    if (onUploadCreate === undefined) return;
+    try {
+      await onUploadCreate(ctx);
+    } catch (error) {
+      throw hookError(error, "onUploadCreate");
+    }
+  };
+
   const create = async (req: IncomingMessage, res: ServerResponse) => {
+    const concat = parseConcat(header(req, "upload-concat"));
+    if (concat?.type === "final") {
+      const metadata = parseMetadata(header(req, "upload-metadata"));
+      if (metadataSchema !== undefined) {
+        const result = metadataSchema.safeParse(metadata);
+        if (!result.success) throw new HttpError(400, `invalid Upload-Metadata: ${z.prettifyError(result.error)}`);
+      }
+      return createFinal(req, res, concat.parts, metadata);
+    }
     const length = parseInteger(header(req, "upload-length"), "Upload-Length");
     const defer = header(req, "upload-defer-length");
     if (defer !== undefined && defer !== "1") throw new HttpError(400, "Upload-Defer-Length must be 1");
@@ -324,13 +589,20 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     if (withBody && header(req, "content-type") !== OFFSET_TYPE)
       throw new HttpError(415, `a creation body needs Content-Type ${OFFSET_TYPE}`);
 
+    await runCreateHook({ metadata, length, req });
     const id = generateUploadId();
-    let info = await store.create({ id, length, metadata, expiresAt: Date.now() + expireAfterMs });
+    let info = await store.create({
+      id,
+      length,
+      metadata,
+      expiresAt: Date.now() + expireAfterMs,
+      ...(concat !== undefined ? { concat } : {}),
+    });
     emit("created", { id, length, metadata });
     if (withBody) {
       info = await withLock(id, (lock) => appendBody(req, info, lock));
     } else if (length === 0) {
-      await finish(info);
+      await afterAppend(0, info);
     }
     res.writeHead(201, {
       "Tus-Resumable": TUS_VERSION,
@@ -341,6 +613,16 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     res.end();
   };
 
+  const concatHeader = (info: UploadInfo): Record<string, string> =>
+    info.concat === undefined
+      ? {}
+      : {
+          "Upload-Concat":
+            info.concat.type === "partial"
+              ? "partial"
+              : `final;${info.concat.parts.map((p) => `${mount}${p}`).join(" ")}`,
+        };
+
   const head = async (id: string, res: ServerResponse) => {
     const info = await withLock(id, () => load(id));
     res.writeHead(200, {
@@ -349,6 +631,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       "Upload-Offset": String(info.offset),
       ...(info.length !== undefined ? { "Upload-Length": String(info.length) } : { "Upload-Defer-Length": "1" }),
       ...(Object.keys(info.metadata).length > 0 ? { "Upload-Metadata": formatMetadata(info.metadata) } : {}),
+      ...concatHeader(info),
       ...expiresHeader(info),
     });
     res.end();
@@ -361,6 +644,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     const newLength = parseInteger(header(req, "upload-length"), "Upload-Length");
     const info = await withLock(id, async (lock) => {
       let current = await load(id);
+      if (current.concat?.type === "final") throw new HttpError(403, "a final upload cannot be patched");
       if (current.offset !== offset)
         throw new HttpError(409, "offset mismatch", { "Upload-Offset": String(current.offset) });
       if (newLength !== undefined) {
@@ -376,7 +660,8 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       current = { ...current, expiresAt: Date.now() + expireAfterMs };
       const updated = await appendBody(req, current, lock);
       if (!isComplete(updated)) await store.update(id, { expiresAt: current.expiresAt });
-      else if (newLength !== undefined && updated.offset === offset && offset === newLength) await finish(updated);
+      else if (newLength !== undefined && updated.offset === offset && offset === newLength)
+        await afterAppend(offset, updated);
       return updated;
     });
     res.writeHead(204, { "Tus-Resumable": TUS_VERSION, "Upload-Offset": String(info.offset), ...expiresHeader(info) });

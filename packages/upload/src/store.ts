@@ -4,6 +4,12 @@ import type { Readable } from "node:stream";
 /** Upload metadata as sent in `Upload-Metadata`: decoded UTF-8 values, `null` for a key sent without a value. */
 export type UploadMetadata = Record<string, string | null>;
 
+/**
+ * tus concatenation: a `partial` upload is one piece of a parallel upload; a `final` upload is the
+ * concatenation of complete partials (by id, in order), created complete.
+ */
+export type UploadConcat = { type: "partial" } | { type: "final"; parts: string[] };
+
 /** What a store knows about one upload. */
 export interface UploadInfo {
   id: string;
@@ -18,6 +24,8 @@ export interface UploadInfo {
   expiresAt?: number | undefined;
   /** Hex SHA-256 of the whole file, set once the upload is complete. */
   sha256?: string | undefined;
+  /** Set for tus concatenation uploads; `undefined` for ordinary ones. */
+  concat?: UploadConcat | undefined;
 }
 
 export interface NewUpload {
@@ -26,6 +34,13 @@ export interface NewUpload {
   length?: number | undefined;
   metadata: UploadMetadata;
   expiresAt?: number | undefined;
+  /**
+   * `{ type: "partial" }` marks a partial upload. `{ type: "final", parts }` creates the upload
+   * complete from its parts' bytes (each part must be a complete partial upload, else `NOT_FOUND` /
+   * `INVALID_INPUT`): the data is written and made durable before the metadata records it, and
+   * `length` is ignored (the sum of the parts' lengths).
+   */
+  concat?: UploadConcat | undefined;
 }
 
 export interface UploadChanges {
@@ -59,7 +74,10 @@ export interface ByteRange {
  * durable, so a crash at any moment never loses an acknowledged byte.
  */
 export interface UploadStore {
-  /** Create an empty upload. Fails with `INVALID_INPUT` on a bad id or an id already taken. */
+  /**
+   * Create an empty upload (or, for a final concatenation, a complete one). Fails with
+   * `INVALID_INPUT` on a bad id or an id already taken.
+   */
   create(upload: NewUpload): Promise<UploadInfo>;
   /** The upload, or `undefined` when there is none (bad ids included). */
   info(id: string): Promise<UploadInfo | undefined>;

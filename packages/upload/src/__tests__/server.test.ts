@@ -19,7 +19,7 @@ let upload: UploadServer;
 let base: string;
 
 async function start(options: Partial<UploadServerOptions> = {}) {
-  upload = createUploadServer({ dir, ...options });
+  upload = createUploadServer({ dir, sniff: false, ...options });
   http = createServer((req, res) => void upload.handle(req, res));
   await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
   base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;

@@ -33,6 +33,12 @@ const sidecarSchema = z.object({
   createdAt: z.number(),
   expiresAt: z.number().optional(),
   sha256: z.string().optional(),
+  concat: z
+    .discriminatedUnion("type", [
+      z.object({ type: z.literal("partial") }),
+      z.object({ type: z.literal("final"), parts: z.array(z.string()) }),
+    ])
+    .optional(),
 });
 
 const SIDECAR = /^([A-Za-z0-9_-]{16,64})\.json$/;
@@ -143,11 +149,51 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
             throw new UploadError(UploadErrorCode.INVALID_INPUT, `upload ${upload.id} already exists`);
           throw cause;
         }
-        await handle.close();
         const metadata: UploadMetadata = { ...upload.metadata };
         const info: UploadInfo = { id: upload.id, offset: 0, metadata, createdAt: Date.now() };
         if (upload.length !== undefined) info.length = upload.length;
         if (upload.expiresAt !== undefined) info.expiresAt = upload.expiresAt;
+        const concat = upload.concat;
+        if (concat?.type === "final") {
+          // Data first (concatenated, fsynced), then the sidecar: no metadata ever claims missing bytes.
+          let size = 0;
+          try {
+            for (const part of concat.parts) {
+              const partInfo = await readSidecar(part);
+              if (partInfo === undefined)
+                throw new UploadError(UploadErrorCode.NOT_FOUND, `partial upload ${part} not found`);
+              if (
+                partInfo.concat?.type !== "partial" ||
+                partInfo.length === undefined ||
+                partInfo.offset !== partInfo.length
+              )
+                throw new UploadError(UploadErrorCode.INVALID_INPUT, `upload ${part} is not a complete partial upload`);
+              if (partInfo.offset === 0) continue;
+              const source = createReadStream(dataPath(part), { start: 0, end: partInfo.offset - 1 });
+              for await (const chunk of source) {
+                const buffer = chunk as Buffer;
+                for (let done = 0; done < buffer.length; ) {
+                  const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, size + done);
+                  done += bytesWritten;
+                }
+                size += buffer.length;
+              }
+            }
+            await handle.sync();
+          } catch (cause) {
+            await handle.close().catch(() => {});
+            await rm(dataPath(upload.id), { force: true });
+            throw cause;
+          }
+          await handle.close();
+          info.offset = size;
+          info.length = size;
+          info.concat = { type: "final", parts: [...concat.parts] };
+          delete info.expiresAt;
+        } else {
+          await handle.close();
+          if (concat?.type === "partial") info.concat = { type: "partial" };
+        }
         await writeSidecar(info);
         return info;
       });
