@@ -1,5 +1,6 @@
 import type { Client } from "cassandra-driver";
 import { z } from "zod";
+import { totalsByDay } from "../days.js";
 import { EngagementError, EngagementErrorCode, withBackend } from "../errors.js";
 import { HyperLogLog } from "../hll.js";
 import {
@@ -11,7 +12,6 @@ import {
   type PairState,
   retentionPoints,
   type SessionState,
-  type SessionTotals,
   sessionStep,
   sessionTotalFields,
   transition,
@@ -491,41 +491,26 @@ export async function createCassandraStore(options: CassandraStoreOptions): Prom
     creatorDays: (creatorId, fromDay, toDay) =>
       backend("creator days", async () => {
         const videos = (await run(`SELECT video_id FROM ${ks}.creator_videos WHERE creator_id = ?`, [creatorId])).rows;
-        const totals = new Map<number, Counters>();
+        const entries: Array<[string, number]> = [];
         for (const { video_id: videoId } of videos) {
           const rows = await run(
             `SELECT key, n FROM ${ks}.video_state WHERE video_id = ? AND kind = 'd' AND key >= ? AND key < ?`,
             [videoId, dayKey(fromDay, ""), dayKey(toDay, "~")],
           );
-          for (const row of rows.rows) {
-            const [day, field] = (row.key as string).split(":") as [string, keyof Counters];
-            const sum = totals.get(Number(day)) ?? zeroCounters();
-            sum[field] += num(row.n);
-            totals.set(Number(day), sum);
-          }
+          for (const row of rows.rows) entries.push([row.key as string, num(row.n)]);
         }
-        return [...totals].sort(([a], [b]) => a - b).map(([day, counters]) => ({ day, counters }));
+        return totalsByDay(entries, fromDay, toDay, zeroCounters).map(({ day, totals }) => ({ day, counters: totals }));
       }),
 
     sessionDays: (fromDay, toDay) =>
       backend("session days", async () => {
-        const totals = new Map<number, SessionTotals>();
         const shards = await Promise.all(
           Array.from({ length: config.sessionShards }, (_, shard) =>
             run(`SELECT key, n FROM ${ks}.session_state WHERE shard = ? AND kind = 'd'`, [shard]),
           ),
         );
-        for (const result of shards) {
-          for (const row of result.rows) {
-            const [dayText, field] = (row.key as string).split(":") as [string, keyof SessionTotals];
-            const day = Number(dayText);
-            if (day < fromDay || day > toDay) continue;
-            const sum = totals.get(day) ?? zeroSessionTotals();
-            sum[field] += num(row.n);
-            totals.set(day, sum);
-          }
-        }
-        return [...totals].sort(([a], [b]) => a - b).map(([day, t]) => ({ day, totals: t }));
+        const entries = shards.flatMap((r) => r.rows.map((row) => [row.key as string, num(row.n)] as const));
+        return totalsByDay(entries, fromDay, toDay, zeroSessionTotals);
       }),
 
     creatorVideos: (creatorId) =>

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { z } from "zod";
+import { totalsByDay } from "../days.js";
 import { EngagementErrorCode, withBackend } from "../errors.js";
 import { HyperLogLog } from "../hll.js";
 import {
@@ -7,7 +8,6 @@ import {
   counterFields,
   type NormalizedEvent,
   retentionPoints,
-  type SessionTotals,
   zeroCounters,
   zeroSessionTotals,
 } from "../rules.js";
@@ -385,40 +385,22 @@ export function createRedisStore(options: RedisStoreOptions): EngagementStore {
 
     creatorDays: (creatorId, fromDay, toDay) =>
       backend("creator days", async () => {
-        const videos = await client.smembers(creatorKey(creatorId));
-        const totals = new Map<number, Counters>();
-        for (const videoId of videos) {
+        const entries: Array<[string, number]> = [];
+        for (const videoId of await client.smembers(creatorKey(creatorId))) {
           for (const part of await readCells(videoId, (c) => client.hgetall(`${c}:d`))) {
-            for (const [name, value] of Object.entries(part)) {
-              const [dayText, field] = name.split(":") as [string, keyof Counters];
-              const day = Number(dayText);
-              if (day < fromDay || day > toDay) continue;
-              const sum = totals.get(day) ?? zeroCounters();
-              sum[field] += Number(value);
-              totals.set(day, sum);
-            }
+            for (const [name, value] of Object.entries(part)) entries.push([name, Number(value)]);
           }
         }
-        return [...totals].sort(([a], [b]) => a - b).map(([day, counters]) => ({ day, counters }));
+        return totalsByDay(entries, fromDay, toDay, zeroCounters).map(({ day, totals }) => ({ day, counters: totals }));
       }),
 
     sessionDays: (fromDay, toDay) =>
       backend("session days", async () => {
-        const totals = new Map<number, SessionTotals>();
         const shards = await Promise.all(
           Array.from({ length: config.sessionShards }, (_, k) => client.hgetall(`${sessionTag(k)}:days`)),
         );
-        for (const shard of shards) {
-          for (const [name, value] of Object.entries(shard)) {
-            const [dayText, field] = name.split(":") as [string, keyof SessionTotals];
-            const day = Number(dayText);
-            if (day < fromDay || day > toDay) continue;
-            const sum = totals.get(day) ?? zeroSessionTotals();
-            sum[field] += Number(value);
-            totals.set(day, sum);
-          }
-        }
-        return [...totals].sort(([a], [b]) => a - b).map(([day, t]) => ({ day, totals: t }));
+        const entries = shards.flatMap((shard) => Object.entries(shard).map(([n, v]) => [n, Number(v)] as const));
+        return totalsByDay(entries, fromDay, toDay, zeroSessionTotals);
       }),
 
     creatorVideos: (creatorId) =>
