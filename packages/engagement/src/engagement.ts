@@ -16,6 +16,7 @@ import {
   zeroSessionTotals,
 } from "./rules.js";
 import { type EngagementEvent, type EngagementEventType, engagementEventTypes, eventProblem } from "./schema.js";
+import { serialQueue } from "./serial.js";
 import type { ApplyContext, EngagementStore, TrendingWindow, VideoRecord } from "./store.js";
 import { parseWith } from "./validate.js";
 
@@ -205,12 +206,7 @@ export async function createEngagement(options: EngagementOptions = {}): Promise
   const rules = { qualifiedViewMs: config.qualifiedViewMs };
   let closed = false;
   // One write at a time, so the journal's order is the order events were applied in.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work, work);
-    queue = run.catch(() => {});
-    return run;
-  };
+  const serial = serialQueue();
   const open = () => {
     if (closed) throw new EngagementError(EngagementErrorCode.CLOSED, "this engagement instance is closed");
   };

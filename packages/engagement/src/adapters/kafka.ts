@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Engagement, RecordResult } from "../engagement.js";
 import { EngagementError, EngagementErrorCode } from "../errors.js";
 import { eventProblem } from "../schema.js";
+import { serialQueue } from "../serial.js";
 import { parseWith } from "../validate.js";
 
 /** The topic both ends use unless told otherwise. */
@@ -172,12 +173,7 @@ export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEvent
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   let closed = false;
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work, work);
-    queue = run.catch(() => {});
-    return run;
-  };
+  const serial = serialQueue();
 
   const connected = (): Promise<Producer> => {
     if (producer !== undefined) return Promise.resolve(producer);
@@ -293,12 +289,7 @@ export function createKafkaAggregator(options: KafkaAggregatorOptions): KafkaAgg
   const config = parseWith(aggregatorOptionsSchema, options, EngagementErrorCode.INVALID_OPTIONS, "options");
   const { engagements, batchSize, topic } = config;
   let consumer: Consumer | undefined;
-  let lifecycle: Promise<unknown> = Promise.resolve();
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = lifecycle.then(work, work);
-    lifecycle = run.catch(() => {});
-    return run;
-  };
+  const serial = serialQueue();
   // Bumped whenever the group rebalances: a slice that started in an older generation may have
   // lost its partition to another member, so it must not commit (the new owner re-reads it).
   let generation = 0;
