@@ -13,7 +13,12 @@ export function parseWith<T>(schema: z.ZodType<T>, input: unknown, code: UploadE
 export const acquireSchema = z.object({
   uploadId: z.string().min(1).max(256),
   timeoutMs: z.number().int().min(0).max(600_000).default(3000),
+  requestRelease: z.boolean().default(false),
 });
+
+export function releaseRequested(uploadId: string): UploadError {
+  return new UploadError(UploadErrorCode.LOCK_RELEASE_REQUESTED, `another request asked for upload ${uploadId}`);
+}
 
 export function lockTimeout(uploadId: string, timeoutMs: number): UploadError {
   return new UploadError(UploadErrorCode.LOCK_TIMEOUT, `upload ${uploadId} is still locked after ${timeoutMs} ms`);

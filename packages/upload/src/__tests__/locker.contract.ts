@@ -65,6 +65,33 @@ export function lockerContract(name: string, makeLocker: () => Locker | Promise<
       await second.release();
     });
 
+    it("asks the holder to release when requestRelease is set, then grants the lock", async () => {
+      const locker = await makeLocker();
+      const upload = id();
+      const holder = await locker.acquire(upload);
+      const stopped = new Promise<unknown>((resolve) =>
+        holder.signal.addEventListener("abort", () => resolve(holder.signal.reason), { once: true }),
+      );
+      const newcomer = locker.acquire(upload, { timeoutMs: 3000, requestRelease: true });
+      // The holder stops at its next durable point and releases; the newcomer then gets the lock.
+      expect(await stopped).toMatchObject({ name: "UploadError", code: UploadErrorCode.LOCK_RELEASE_REQUESTED });
+      await holder.release();
+      const lock = await newcomer;
+      expect(lock.signal.aborted).toBe(false);
+      await lock.release();
+    });
+
+    it("leaves the holder alone when requestRelease is not set", async () => {
+      const locker = await makeLocker();
+      const upload = id();
+      const holder = await locker.acquire(upload);
+      await expect(locker.acquire(upload, { timeoutMs: 300 })).rejects.toMatchObject({
+        code: UploadErrorCode.LOCK_TIMEOUT,
+      });
+      expect(holder.signal.aborted).toBe(false);
+      await holder.release();
+    });
+
     it("rejects an empty upload id with INVALID_INPUT", async () => {
       const locker = await makeLocker();
       await expect(locker.acquire("")).rejects.toMatchObject({ code: UploadErrorCode.INVALID_INPUT });

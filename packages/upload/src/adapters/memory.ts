@@ -1,28 +1,38 @@
 import { UploadErrorCode } from "../errors.js";
 import type { AcquireOptions, Lock, Locker } from "../lock.js";
-import { acquireSchema, lockTimeout, parseWith } from "../validate.js";
+import { acquireSchema, lockTimeout, parseWith, releaseRequested } from "../validate.js";
+
+interface Held {
+  /** Waiters in arrival order. */
+  queue: Array<() => void>;
+  /** The current holder's controller. */
+  holder: AbortController;
+}
 
 /**
  * In-process locks: the embedded default for a single server process. Waiters are served in
  * arrival order, so a busy upload cannot starve one request.
  */
 export function createMemoryLocker(): Locker {
-  const held = new Map<string, Array<() => void>>();
+  const held = new Map<string, Held>();
   return {
     async acquire(uploadId: string, options: AcquireOptions = {}): Promise<Lock> {
-      const { timeoutMs } = parseWith(
+      const { timeoutMs, requestRelease } = parseWith(
         acquireSchema,
         { uploadId, ...options },
         UploadErrorCode.INVALID_INPUT,
         "acquire",
       );
-      const queue = held.get(uploadId);
-      if (queue === undefined) {
-        held.set(uploadId, []);
+      const controller = new AbortController();
+      const entry = held.get(uploadId);
+      if (entry === undefined) {
+        held.set(uploadId, { queue: [], holder: controller });
       } else {
+        const { queue } = entry;
         await new Promise<void>((resolve, reject) => {
           const grant = () => {
             clearTimeout(timer);
+            entry.holder = controller;
             resolve();
           };
           const timer = setTimeout(() => {
@@ -30,17 +40,17 @@ export function createMemoryLocker(): Locker {
             reject(lockTimeout(uploadId, timeoutMs));
           }, timeoutMs);
           queue.push(grant);
+          if (requestRelease) entry.holder.abort(releaseRequested(uploadId));
         });
       }
-      const controller = new AbortController();
       let released = false;
       return {
         signal: controller.signal,
         async release() {
           if (released) return;
           released = true;
-          const waiters = held.get(uploadId) ?? [];
-          const next = waiters.shift();
+          const current = held.get(uploadId);
+          const next = current?.queue.shift();
           if (next === undefined) held.delete(uploadId);
           else next();
         },
