@@ -6,17 +6,14 @@ export {
   createUploadServer,
   formatMetadata,
   parseMetadata,
-  SNIFF_MIN_BYTES,
-  sniffContainer,
   type UploadCreateContext,
   type UploadFinishContext,
   type UploadServer,
   type UploadServerEvent,
   type UploadServerEvents,
   type UploadServerOptions,
-  type VideoContainer,
-  videoContainers,
 } from "./server.js";
+export { SNIFF_MIN_BYTES, sniffContainer, type VideoContainer, videoContainers } from "./sniff.js";
 export {
   type AppendOptions,
   type ByteRange,

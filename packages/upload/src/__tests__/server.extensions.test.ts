@@ -1,37 +1,18 @@
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  createUploadServer,
-  sniffContainer,
-  type UploadFinishContext,
-  type UploadServer,
-  type UploadServerOptions,
-} from "../server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createUploadServer, type UploadFinishContext } from "../server.js";
+import { sniffContainer } from "../sniff.js";
+import { OCTET, sha256, TUS, useUploadServer } from "./harness.js";
 
-const TUS = { "Tus-Resumable": "1.0.0" };
-const OCTET = { ...TUS, "Content-Type": "application/offset+octet-stream" };
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const h = useUploadServer({});
+const start = h.start;
 
-let dir: string;
-let root: string;
-let http: Server;
-let upload: UploadServer;
-let base: string;
 let mp4: Buffer;
-
-async function start(options: Partial<UploadServerOptions> = {}) {
-  upload = createUploadServer({ dir, ...options });
-  http = createServer((req, res) => void upload.handle(req, res));
-  await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
-  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-}
 
 beforeAll(async () => {
   const work = await mkdtemp(join(tmpdir(), "reelkit-upload-mp4-"));
@@ -54,25 +35,13 @@ beforeAll(async () => {
   await rm(work, { recursive: true, force: true });
 }, 30_000);
 
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "reelkit-upload-ext-"));
-  dir = join(root, "store");
-});
-
-afterEach(async () => {
-  http.closeAllConnections();
-  await new Promise((done) => http.close(done));
-  await upload.close();
-  await rm(root, { recursive: true, force: true });
-});
-
 const post = (headers: Record<string, string>, body?: Uint8Array) =>
-  fetch(`${base}/files/`, { method: "POST", headers: { ...TUS, ...headers }, ...(body ? { body } : {}) });
+  fetch(`${h.base}/files/`, { method: "POST", headers: { ...TUS, ...headers }, ...(body ? { body } : {}) });
 
 async function create(length: number, headers: Record<string, string> = {}): Promise<string> {
   const res = await post({ "Upload-Length": String(length), ...headers });
   expect(res.status).toBe(201);
-  return `${base}${res.headers.get("location")}`;
+  return `${h.base}${res.headers.get("location")}`;
 }
 
 const patch = (url: string, offset: number, body: Uint8Array) =>
@@ -80,7 +49,7 @@ const patch = (url: string, offset: number, body: Uint8Array) =>
 
 const head = (url: string) => fetch(url, { method: "HEAD", headers: TUS });
 
-const stored = async () => readdir(dir).catch(() => [] as string[]);
+const stored = async () => readdir(h.dir).catch(() => [] as string[]);
 
 describe("hooks", () => {
   it("onUploadCreate rejects with 401 and nothing is created", async () => {
@@ -93,7 +62,7 @@ describe("hooks", () => {
       },
     });
     let created = 0;
-    upload.on("created", () => created++);
+    h.upload.on("created", () => created++);
     const denied = await post({ "Upload-Length": "5", "Upload-Metadata": `a ${Buffer.from("b").toString("base64")}` });
     expect(denied.status).toBe(401);
     expect(await denied.text()).toBe("sign in first");
@@ -213,9 +182,9 @@ describe("container sniffing", () => {
     await start({ allowedTypes: ["matroska"] });
     const url = await create(mp4.length);
     expect((await patch(url, 0, mp4)).status).toBe(415);
-    await upload.close();
-    http.closeAllConnections();
-    await new Promise((done) => http.close(done));
+    await h.upload.close();
+    h.http.closeAllConnections();
+    await new Promise((done) => h.http.close(done));
     await start({ sniff: false });
     const text = Buffer.from("not a video, but sniffing is off");
     const ok = await create(text.length);
@@ -226,7 +195,7 @@ describe("container sniffing", () => {
 describe("concatenation", () => {
   it("advertises concatenation", async () => {
     await start();
-    const res = await fetch(`${base}/files/`, { method: "OPTIONS" });
+    const res = await fetch(`${h.base}/files/`, { method: "OPTIONS" });
     expect(res.headers.get("tus-extension")).toContain("concatenation");
   });
 
@@ -234,7 +203,7 @@ describe("concatenation", () => {
     const finished: string[] = [];
     const completed: string[] = [];
     await start({ onUploadFinish: ({ id }) => void finished.push(id) });
-    upload.on("completed", ({ id }) => completed.push(id));
+    h.upload.on("completed", ({ id }) => completed.push(id));
     const file = Buffer.concat([mp4, randomBytes(50_000)]);
     const cuts = [0, Math.floor(file.length / 3), Math.floor((2 * file.length) / 3), file.length];
     const partials = await Promise.all(
@@ -253,7 +222,7 @@ describe("concatenation", () => {
     const paths = partials.map((u) => new URL(u).pathname);
     const res = await post({ "Upload-Concat": `final;${partials[0]} ${paths[1]} ${paths[2]}` });
     expect(res.status).toBe(201);
-    const final = `${base}${res.headers.get("location")}`;
+    const final = `${h.base}${res.headers.get("location")}`;
     const finalId = final.split("/").pop() ?? "";
     expect(finished).toEqual([finalId]);
     expect(completed).toEqual([finalId]);
@@ -261,7 +230,7 @@ describe("concatenation", () => {
     expect(info.headers.get("upload-concat")).toBe(`final;${paths.join(" ")}`);
     expect(info.headers.get("upload-offset")).toBe(String(file.length));
     expect(info.headers.get("upload-length")).toBe(String(file.length));
-    expect(sha256(await readFile(join(dir, finalId)))).toBe(sha256(file));
+    expect(sha256(await readFile(join(h.dir, finalId)))).toBe(sha256(file));
     const got = await fetch(final);
     expect(sha256(new Uint8Array(await got.arrayBuffer()))).toBe(sha256(file));
     expect((await patch(final, file.length, Buffer.from("x"))).status).toBe(403);

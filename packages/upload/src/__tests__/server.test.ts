@@ -1,44 +1,17 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCrc32 } from "../checksum.js";
-import { createUploadServer, type UploadServer, type UploadServerOptions } from "../server.js";
+import { createUploadServer } from "../server.js";
+import { OCTET, sha256, TUS, useUploadServer } from "./harness.js";
 
-const TUS = { "Tus-Resumable": "1.0.0" };
-const OCTET = { ...TUS, "Content-Type": "application/offset+octet-stream" };
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-
-let dir: string;
-let root: string;
-let http: Server;
-let upload: UploadServer;
-let base: string;
-
-async function start(options: Partial<UploadServerOptions> = {}) {
-  upload = createUploadServer({ dir, sniff: false, ...options });
-  http = createServer((req, res) => void upload.handle(req, res));
-  await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
-  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-}
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "reelkit-upload-"));
-  dir = join(root, "store");
-});
-
-afterEach(async () => {
-  http.closeAllConnections();
-  await new Promise((done) => http.close(done));
-  await upload.close();
-  await rm(root, { recursive: true, force: true });
-});
+const h = useUploadServer({ sniff: false });
+const start = h.start;
 
 async function create(length: number | "defer", headers: Record<string, string> = {}): Promise<string> {
-  const res = await fetch(`${base}/files/`, {
+  const res = await fetch(`${h.base}/files/`, {
     method: "POST",
     headers: {
       ...TUS,
@@ -49,7 +22,7 @@ async function create(length: number | "defer", headers: Record<string, string> 
   expect(res.status).toBe(201);
   const location = res.headers.get("location");
   expect(location).toMatch(/^\/files\/[A-Za-z0-9_-]{22}$/);
-  return `${base}${location}`;
+  return `${h.base}${location}`;
 }
 
 const patch = (url: string, offset: number, body: Uint8Array, headers: Record<string, string> = {}) =>
@@ -60,7 +33,7 @@ const head = (url: string) => fetch(url, { method: "HEAD", headers: TUS });
 describe("tus server", () => {
   it("advertises the protocol on OPTIONS", async () => {
     await start({ maxSize: 1000 });
-    const res = await fetch(`${base}/files/`, { method: "OPTIONS" });
+    const res = await fetch(`${h.base}/files/`, { method: "OPTIONS" });
     expect(res.status).toBe(204);
     expect(res.headers.get("tus-version")).toBe("1.0.0");
     expect(res.headers.get("tus-max-size")).toBe("1000");
@@ -72,9 +45,9 @@ describe("tus server", () => {
     await start();
     const events: string[] = [];
     let completed: { sha256: string; metadata: Record<string, string | null> } | undefined;
-    upload.on("created", () => events.push("created"));
-    upload.on("progress", ({ offset }) => events.push(`progress:${offset}`));
-    upload.on("completed", (event) => {
+    h.upload.on("created", () => events.push("created"));
+    h.upload.on("progress", ({ offset }) => events.push(`progress:${offset}`));
+    h.upload.on("completed", (event) => {
       completed = event;
     });
     const data = randomBytes(30_000);
@@ -100,7 +73,7 @@ describe("tus server", () => {
     expect(completed?.sha256).toBe(sha256(data));
     expect(completed?.metadata).toEqual({ filename: "clip.mp4", private: null });
     const id = url.split("/").pop() ?? "";
-    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+    expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
   });
 
   it("answers 409 on an offset mismatch, 415 on a bad content type, 412 on a wrong version", async () => {
@@ -117,9 +90,9 @@ describe("tus server", () => {
   });
 
   it("verifies Upload-Checksum: sha1 match appends, mismatch answers 460 and discards the chunk", async () => {
-    await start({ tempDir: join(root, "parts") });
-    await rm(join(root, "parts"), { force: true, recursive: true });
-    await import("node:fs/promises").then((fs) => fs.mkdir(join(root, "parts")));
+    await start({ tempDir: join(h.root, "parts") });
+    await rm(join(h.root, "parts"), { force: true, recursive: true });
+    await mkdir(join(h.root, "parts"));
     const url = await create(8);
     const good = Buffer.from("abcd");
     const sha1 = createHash("sha1").update(good).digest("base64");
@@ -128,8 +101,8 @@ describe("tus server", () => {
     expect(bad.status).toBe(460);
     expect((await head(url)).headers.get("upload-offset")).toBe("4");
     const id = url.split("/").pop() ?? "";
-    expect((await readFile(join(dir, id))).toString()).toBe("abcd");
-    expect(await readdir(join(root, "parts"))).toEqual([]);
+    expect((await readFile(join(h.dir, id))).toString()).toBe("abcd");
+    expect(await readdir(join(h.root, "parts"))).toEqual([]);
     const unsupported = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": "whirlpool AAAA" });
     expect(unsupported.status).toBe(400);
     const crc = createCrc32();
@@ -138,7 +111,7 @@ describe("tus server", () => {
       "Upload-Checksum": `crc32 ${crc.digest().toString("base64")}`,
     });
     expect(ok.status).toBe(204);
-    expect((await readFile(join(dir, id))).toString()).toBe("abcdefgh");
+    expect((await readFile(join(h.dir, id))).toString()).toBe("abcdefgh");
   });
 
   it("computes crc32 like zlib", () => {
@@ -149,14 +122,14 @@ describe("tus server", () => {
 
   it("accepts creation-with-upload", async () => {
     await start();
-    const res = await fetch(`${base}/files/`, {
+    const res = await fetch(`${h.base}/files/`, {
       method: "POST",
       headers: { ...OCTET, "Upload-Length": "10" },
       body: Buffer.from("hello"),
     });
     expect(res.status).toBe(201);
     expect(res.headers.get("upload-offset")).toBe("5");
-    const url = `${base}${res.headers.get("location")}`;
+    const url = `${h.base}${res.headers.get("location")}`;
     expect((await patch(url, 5, Buffer.from("world"))).status).toBe(204);
     expect(await (await fetch(url)).text()).toBe("helloworld");
   });
@@ -179,12 +152,12 @@ describe("tus server", () => {
     const res = await fetch(url, { method: "DELETE", headers: TUS });
     expect(res.status).toBe(204);
     expect((await head(url)).status).toBe(404);
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(h.dir)).toEqual([]);
   });
 
   it("answers 413 past maxSize, on creation and on an oversized deferred chunk", async () => {
     await start({ maxSize: 10 });
-    const res = await fetch(`${base}/files/`, { method: "POST", headers: { ...TUS, "Upload-Length": "11" } });
+    const res = await fetch(`${h.base}/files/`, { method: "POST", headers: { ...TUS, "Upload-Length": "11" } });
     expect(res.status).toBe(413);
     const url = await create("defer");
     expect((await patch(url, 0, Buffer.alloc(11))).status).toBe(413);
@@ -197,7 +170,7 @@ describe("tus server", () => {
     await new Promise((r) => setTimeout(r, 5));
     expect((await head(url)).status).toBe(410);
     const id = url.split("/").pop();
-    expect(await upload.sweep()).toEqual([id]);
+    expect(await h.upload.sweep()).toEqual([id]);
     expect((await head(url)).status).toBe(404);
   });
 
@@ -221,9 +194,9 @@ describe("tus server", () => {
 
   it("rejects path-traversal ids with 404 and never touches files outside the dir", async () => {
     await start();
-    const secret = join(root, "secret.json");
+    const secret = join(h.root, "secret.json");
     await writeFile(secret, "{}");
-    await writeFile(join(root, "secret"), "keep");
+    await writeFile(join(h.root, "secret"), "keep");
     for (const path of [
       "/files/..%2Fsecret",
       "/files/%2E%2E%2Fsecret",
@@ -234,7 +207,7 @@ describe("tus server", () => {
       for (const method of ["HEAD", "PATCH", "DELETE", "GET"]) {
         const status = await new Promise<number>((done, fail) => {
           const req = request(
-            `${base}${path}`,
+            `${h.base}${path}`,
             { method, headers: { ...OCTET, "Upload-Offset": "0", "Content-Length": "4" } },
             (res) => {
               res.resume();
@@ -247,7 +220,7 @@ describe("tus server", () => {
         expect(status, `${method} ${path}`).toBe(404);
       }
     }
-    expect(await readFile(join(root, "secret"), "utf8")).toBe("keep");
+    expect(await readFile(join(h.root, "secret"), "utf8")).toBe("keep");
     expect(await readFile(secret, "utf8")).toBe("{}");
   });
 
@@ -274,16 +247,16 @@ describe("tus server", () => {
     expect(offset).toBeGreaterThanOrEqual(0);
     expect(offset).toBeLessThanOrEqual(100_000);
     const id = url.split("/").pop() ?? "";
-    const stored = await readFile(join(dir, id));
+    const stored = await readFile(join(h.dir, id));
     expect(stored.length).toBe(offset);
     expect(stored.equals(data.subarray(0, offset))).toBe(true);
     let completed = "";
-    upload.on("completed", ({ sha256: hash }) => {
+    h.upload.on("completed", ({ sha256: hash }) => {
       completed = hash;
     });
     expect((await patch(url, offset, data.subarray(offset))).status).toBe(204);
     expect(completed).toBe(sha256(data));
-    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+    expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
   });
 
   it("never interleaves two concurrent PATCHes: one gets 423 or 409, the file is intact", async () => {
@@ -311,14 +284,14 @@ describe("tus server", () => {
     const late = await patch(url, 0, randomBytes(10));
     expect(late.status).toBe(409);
     const id = url.split("/").pop() ?? "";
-    expect(sha256(await readFile(join(dir, id)))).toBe(sha256(data));
+    expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
   });
 
   it("validates options and metadata", async () => {
     expect(() => createUploadServer({})).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
     const { z } = await import("zod");
     await start({ metadataSchema: z.object({ filename: z.string().endsWith(".mp4") }) });
-    const bad = await fetch(`${base}/files/`, {
+    const bad = await fetch(`${h.base}/files/`, {
       method: "POST",
       headers: {
         ...TUS,
@@ -327,7 +300,7 @@ describe("tus server", () => {
       },
     });
     expect(bad.status).toBe(400);
-    const notBase64 = await fetch(`${base}/files/`, {
+    const notBase64 = await fetch(`${h.base}/files/`, {
       method: "POST",
       headers: { ...TUS, "Upload-Length": "1", "Upload-Metadata": "filename a.mp4!" },
     });
