@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, type Hash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import { type Readable, pipeline as streamPipeline, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { createMemoryLocker } from "./adapters/memory.js";
@@ -21,6 +21,20 @@ const TUS_VERSION = "1.0.0";
 const TUS_EXTENSIONS =
   "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
 const OFFSET_TYPE = "application/offset+octet-stream";
+/** `Content-Type` of an append in draft-ietf-httpbis-resumable-upload-05. */
+const PARTIAL_UPLOAD_TYPE = "application/partial-upload";
+/**
+ * `Upload-Draft-Interop-Version` values of the IETF resumable upload drafts served on the same
+ * endpoint: 5 is draft-ietf-httpbis-resumable-upload-03, 6 is -05 (tus-js-client 4's
+ * `protocol: "ietf-draft-03"` and `"ietf-draft-05"`).
+ */
+export const ietfInteropVersions = ["5", "6"] as const;
+/** Running SHA-256 states kept in memory (one per upload being written); the oldest is dropped first. */
+const MAX_RUNNING_DIGESTS = 1024;
+
+/** The protocol a request speaks: tus 1.0.0 or an IETF draft, by its interop version. */
+type Protocol = { kind: "tus" } | { kind: "ietf"; version: (typeof ietfInteropVersions)[number] };
+const TUS: Protocol = { kind: "tus" };
 
 export interface UploadServerOptions {
   /** Directory for the default file store. Required unless `store` is given. */
@@ -171,10 +185,14 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** RFC 9457 problem fields answered to IETF-draft clients (`type` and extension members). */
+    readonly problem: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
+
+const PROBLEM_TYPES = "https://iana.org/assignments/http-problem-types";
 
 /** A hook's `{ status, message }` rejection as an HttpError; anything else is a 500. */
 function hookError(error: unknown, hook: string): HttpError {
@@ -229,6 +247,30 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(",") : value;
 }
 
+/** `Upload-Complete`, a structured-field boolean (`?1` / `?0`); `undefined` when absent. */
+function uploadComplete(req: IncomingMessage): boolean | undefined {
+  const value = header(req, "upload-complete")?.trim();
+  if (value === undefined) return undefined;
+  if (value === "?1") return true;
+  if (value === "?0") return false;
+  throw new HttpError(400, "Upload-Complete must be ?1 or ?0");
+}
+
+function protocolOf(req: IncomingMessage): Protocol {
+  const interop = header(req, "upload-draft-interop-version")?.trim();
+  if (interop === undefined) return TUS;
+  const version = ietfInteropVersions.find((v) => v === interop);
+  if (version === undefined)
+    throw new HttpError(
+      400,
+      `unsupported Upload-Draft-Interop-Version ${interop}; supported: ${ietfInteropVersions.join(", ")}`,
+    );
+  return { kind: "ietf", version };
+}
+
+const protocolHeaders = (protocol: Protocol): Record<string, string> =>
+  protocol.kind === "tus" ? { "Tus-Resumable": TUS_VERSION } : { "Upload-Draft-Interop-Version": protocol.version };
+
 function hasBody(req: IncomingMessage): boolean {
   const length = header(req, "content-length");
   return header(req, "transfer-encoding") !== undefined || (length !== undefined && length !== "0");
@@ -271,10 +313,14 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     info.expiresAt !== undefined && info.expiresAt <= now && info.offset !== info.length;
   const isComplete = (info: UploadInfo) => info.length !== undefined && info.offset === info.length;
 
-  const withLock = async <T>(id: string, work: (lock: Lock) => Promise<T>): Promise<T> => {
+  /**
+   * Run `work` holding the upload's lock. Writers (`takeOver`) ask the holder to stop at a durable
+   * offset and release, so a request hanging on a dead connection never keeps the upload.
+   */
+  const withLock = async <T>(id: string, work: (lock: Lock) => Promise<T>, takeOver = true): Promise<T> => {
     let lock: Lock;
     try {
-      lock = await locker.acquire(id, { timeoutMs: lockTimeoutMs });
+      lock = await locker.acquire(id, { timeoutMs: lockTimeoutMs, requestRelease: takeOver });
     } catch (error) {
       if (isUploadError(error) && error.code === UploadErrorCode.LOCK_TIMEOUT)
         throw new HttpError(423, "upload is locked by another request");
@@ -299,10 +345,50 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       ? { "Upload-Expires": new Date(info.expiresAt).toUTCString() }
       : {};
 
-  /** Whole-file SHA-256, computed by streaming the stored file once at completion. */
+  /**
+   * Whole-file SHA-256, computed incrementally: the state of each upload written through this
+   * process is kept with the offset it covers, and fed every appended byte. When it is missing
+   * or stale (a restart, another instance wrote meanwhile, a dropped chunk) the stored bytes are
+   * hashed once at completion instead.
+   */
+  const digests = new Map<string, { offset: number; hash: Hash }>();
+  const takeDigest = (id: string, offset: number): Hash | undefined => {
+    const running = digests.get(id);
+    digests.delete(id);
+    if (running?.offset === offset) return running.hash;
+    return offset === 0 ? createHash("sha256") : undefined;
+  };
+  const keepDigest = (id: string, offset: number, hash: Hash) => {
+    digests.set(id, { offset, hash });
+    if (digests.size > MAX_RUNNING_DIGESTS) {
+      const oldest = digests.keys().next().value;
+      if (oldest !== undefined) digests.delete(oldest);
+    }
+  };
+  /** `source` fed through the upload's running hash; `settle` keeps the state if exactly the stored bytes were hashed. */
+  const hashing = (info: UploadInfo, source: Readable) => {
+    const hash = takeDigest(info.id, info.offset);
+    if (hash === undefined) return { source, settle: (_offset: number) => {} };
+    let hashed = 0;
+    const through = new HashThrough((chunk) => {
+      hash.update(chunk);
+      hashed += chunk.length;
+    });
+    streamPipeline(source, through, () => {});
+    return {
+      source: through as Readable,
+      settle: (offset: number) => {
+        if (info.offset + hashed === offset) keepDigest(info.id, offset, hash);
+      },
+    };
+  };
+
   const finish = async (info: UploadInfo): Promise<void> => {
-    const hash = createHash("sha256");
-    for await (const chunk of await store.read(info.id)) hash.update(chunk as Buffer);
+    let hash = takeDigest(info.id, info.offset);
+    if (hash === undefined) {
+      hash = createHash("sha256");
+      for await (const chunk of await store.read(info.id)) hash.update(chunk as Buffer);
+    }
     const sha256 = hash.digest("hex");
     const updated = await store.update(info.id, { sha256 });
     emit("completed", { id: info.id, length: info.offset, metadata: updated.metadata, sha256 });
@@ -357,7 +443,9 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     let newOffset: number;
     try {
       if (checksum === undefined) {
-        newOffset = await store.append(info.id, info.offset, req, { signal: lock.signal, maxBytes: room });
+        const { source, settle } = hashing(info, req);
+        newOffset = await store.append(info.id, info.offset, source, { signal: lock.signal, maxBytes: room });
+        settle(newOffset);
       } else {
         const [algorithm, expected, ...rest] = checksum.trim().split(" ");
         if (algorithm === undefined || !isChecksumAlgorithm(algorithm))
@@ -379,7 +467,9 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
             { signal: lock.signal },
           );
           if (!hasher.digest().equals(Buffer.from(expected, "base64"))) throw new HttpError(460, "Checksum Mismatch");
-          newOffset = await store.append(info.id, info.offset, createReadStream(part), { signal: lock.signal });
+          const { source, settle } = hashing(info, createReadStream(part));
+          newOffset = await store.append(info.id, info.offset, source, { signal: lock.signal });
+          settle(newOffset);
         } finally {
           await rm(part, { force: true });
         }
@@ -468,7 +558,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     });
     emit("created", { id, length: info.length, metadata });
     await afterAppend(0, info);
-    res.writeHead(201, { "Tus-Resumable": TUS_VERSION, Location: `${mount}${id}` });
+    res.writeHead(201, { ...protocolHeaders(TUS), Location: `${mount}${id}` });
     res.end();
   };
 
@@ -481,31 +571,85 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     }
   };
 
-  const create = async (req: IncomingMessage, res: ServerResponse) => {
-    const concat = parseConcat(header(req, "upload-concat"));
-    if (concat?.type === "final") {
-      const metadata = parseMetadata(header(req, "upload-metadata"));
-      if (metadataSchema !== undefined) {
-        const result = metadataSchema.safeParse(metadata);
-        if (!result.success) throw new HttpError(400, `invalid Upload-Metadata: ${z.prettifyError(result.error)}`);
-      }
-      return createFinal(req, res, concat.parts, metadata);
-    }
-    const length = parseInteger(header(req, "upload-length"), "Upload-Length");
-    const defer = header(req, "upload-defer-length");
-    if (defer !== undefined && defer !== "1") throw new HttpError(400, "Upload-Defer-Length must be 1");
-    if ((length === undefined) === (defer === undefined))
-      throw new HttpError(400, "send exactly one of Upload-Length and Upload-Defer-Length");
-    if (length !== undefined && maxSize !== undefined && length > maxSize)
-      throw new HttpError(413, `Upload-Length exceeds ${maxSize}`);
+  const parseMetadataChecked = (req: IncomingMessage): UploadMetadata => {
     const metadata = parseMetadata(header(req, "upload-metadata"));
     if (metadataSchema !== undefined) {
       const result = metadataSchema.safeParse(metadata);
       if (!result.success) throw new HttpError(400, `invalid Upload-Metadata: ${z.prettifyError(result.error)}`);
     }
+    return metadata;
+  };
+
+  /**
+   * Append the body under the lock. If another request takes the upload over meanwhile, the
+   * bytes already durable are kept (and reported by the next HEAD) and this request gets 423.
+   */
+  const appendOrYield = async (req: IncomingMessage, info: UploadInfo, lock: Lock): Promise<UploadInfo> => {
+    let updated: UploadInfo;
+    try {
+      updated = await appendBody(req, info, lock);
+    } catch (error) {
+      if (lock.signal.aborted && !(error instanceof HttpError))
+        throw new HttpError(423, "upload was taken over by another request");
+      throw error;
+    }
+    if (lock.signal.aborted && !req.complete)
+      throw new HttpError(423, "upload was taken over by another request", { "Upload-Offset": String(updated.offset) });
+    return updated;
+  };
+
+  /** IETF `Upload-Complete: ?1` once the body arrived whole: the upload ends here, its length is its offset. */
+  const completeIetf = async (info: UploadInfo): Promise<UploadInfo> => {
+    if (info.length === undefined) {
+      const updated = await store.update(info.id, { length: info.offset });
+      await afterAppend(info.offset, updated);
+      return updated;
+    }
+    if (info.length !== info.offset)
+      throw new HttpError(
+        400,
+        `Upload-Complete: ?1 but the upload holds ${info.offset} of ${info.length} bytes`,
+        {},
+        { type: `${PROBLEM_TYPES}#inconsistent-upload-length` },
+      );
+    return info;
+  };
+
+  const create = async (req: IncomingMessage, res: ServerResponse, protocol: Protocol) => {
+    const ietf = protocol.kind === "ietf";
+    const concatHeaderValue = header(req, "upload-concat");
+    if (ietf && concatHeaderValue !== undefined)
+      throw new HttpError(400, "Upload-Concat is a tus extension; use Tus-Resumable: 1.0.0");
+    const concat = parseConcat(concatHeaderValue);
+    if (concat?.type === "final") return createFinal(req, res, concat.parts, parseMetadataChecked(req));
+    const length = parseInteger(header(req, "upload-length"), "Upload-Length");
+    const complete = ietf ? uploadComplete(req) : undefined;
     const withBody = hasBody(req);
-    if (withBody && header(req, "content-type") !== OFFSET_TYPE)
-      throw new HttpError(415, `a creation body needs Content-Type ${OFFSET_TYPE}`);
+    if (ietf) {
+      // The draft learns the length from Upload-Complete: ?1; tus-js-client also sends Upload-Length.
+      if (complete === true && length !== undefined) {
+        const bodyLength = withBody ? parseInteger(header(req, "content-length"), "Content-Length") : 0;
+        if (bodyLength !== undefined && bodyLength !== length)
+          throw new HttpError(
+            400,
+            "Upload-Length differs from the complete body's length",
+            {},
+            {
+              type: `${PROBLEM_TYPES}#inconsistent-upload-length`,
+            },
+          );
+      }
+    } else {
+      const defer = header(req, "upload-defer-length");
+      if (defer !== undefined && defer !== "1") throw new HttpError(400, "Upload-Defer-Length must be 1");
+      if ((length === undefined) === (defer === undefined))
+        throw new HttpError(400, "send exactly one of Upload-Length and Upload-Defer-Length");
+      if (withBody && header(req, "content-type") !== OFFSET_TYPE)
+        throw new HttpError(415, `a creation body needs Content-Type ${OFFSET_TYPE}`);
+    }
+    if (length !== undefined && maxSize !== undefined && length > maxSize)
+      throw new HttpError(413, `Upload-Length exceeds ${maxSize}`);
+    const metadata = parseMetadataChecked(req);
 
     await runCreateHook({ metadata, length, req });
     const id = generateUploadId();
@@ -517,15 +661,24 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       ...(concat !== undefined ? { concat } : {}),
     });
     emit("created", { id, length, metadata });
-    if (withBody) {
-      info = await withLock(id, (lock) => appendBody(req, info, lock));
+    if (withBody || complete === true) {
+      info = await withLock(
+        id,
+        async (lock) => {
+          let current = withBody ? await appendOrYield(req, info, lock) : info;
+          if (complete === true && (!withBody || req.complete)) current = await completeIetf(current);
+          return current;
+        },
+        false,
+      );
     } else if (length === 0) {
       await afterAppend(0, info);
     }
     res.writeHead(201, {
-      "Tus-Resumable": TUS_VERSION,
+      ...protocolHeaders(protocol),
       Location: `${mount}${id}`,
-      ...(withBody ? { "Upload-Offset": String(info.offset) } : {}),
+      ...(withBody || ietf ? { "Upload-Offset": String(info.offset) } : {}),
+      ...(ietf ? { "Upload-Complete": isComplete(info) ? "?1" : "?0" } : {}),
       ...expiresHeader(info),
     });
     res.end();
@@ -541,13 +694,33 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
               : `final;${info.concat.parts.map((p) => `${mount}${p}`).join(" ")}`,
         };
 
-  const head = async (id: string, res: ServerResponse) => {
-    const info = await withLock(id, () => load(id));
+  // HEAD and GET read the durable state without the lock: a sidecar is replaced atomically and
+  // records only durable bytes, so they never wait for (or interrupt) a running PATCH.
+  const head = async (id: string, res: ServerResponse, protocol: Protocol) => {
+    const info = await load(id);
+    const lengthHeader: Record<string, string> =
+      info.length !== undefined
+        ? { "Upload-Length": String(info.length) }
+        : protocol.kind === "tus"
+          ? { "Upload-Defer-Length": "1" }
+          : {};
+    if (protocol.kind === "ietf") {
+      res.writeHead(204, {
+        ...protocolHeaders(protocol),
+        "Cache-Control": "no-store",
+        "Upload-Offset": String(info.offset),
+        "Upload-Complete": isComplete(info) ? "?1" : "?0",
+        ...lengthHeader,
+        ...expiresHeader(info),
+      });
+      res.end();
+      return;
+    }
     res.writeHead(200, {
-      "Tus-Resumable": TUS_VERSION,
+      ...protocolHeaders(protocol),
       "Cache-Control": "no-store",
       "Upload-Offset": String(info.offset),
-      ...(info.length !== undefined ? { "Upload-Length": String(info.length) } : { "Upload-Defer-Length": "1" }),
+      ...lengthHeader,
       ...(Object.keys(info.metadata).length > 0 ? { "Upload-Metadata": formatMetadata(info.metadata) } : {}),
       ...concatHeader(info),
       ...expiresHeader(info),
@@ -555,16 +728,35 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     res.end();
   };
 
-  const patch = async (id: string, req: IncomingMessage, res: ServerResponse) => {
-    if (header(req, "content-type") !== OFFSET_TYPE) throw new HttpError(415, `Content-Type must be ${OFFSET_TYPE}`);
+  const patch = async (id: string, req: IncomingMessage, res: ServerResponse, protocol: Protocol) => {
+    const ietf = protocol.kind === "ietf";
+    const contentType = header(req, "content-type");
+    if (ietf) {
+      if (contentType !== undefined && contentType !== PARTIAL_UPLOAD_TYPE && contentType !== OFFSET_TYPE)
+        throw new HttpError(415, `Content-Type must be ${PARTIAL_UPLOAD_TYPE}`);
+    } else if (contentType !== OFFSET_TYPE) {
+      throw new HttpError(415, `Content-Type must be ${OFFSET_TYPE}`);
+    }
     const offset = parseInteger(header(req, "upload-offset"), "Upload-Offset");
     if (offset === undefined) throw new HttpError(400, "Upload-Offset is required");
     const newLength = parseInteger(header(req, "upload-length"), "Upload-Length");
+    const complete = ietf ? uploadComplete(req) : undefined;
     const info = await withLock(id, async (lock) => {
       let current = await load(id);
       if (current.concat?.type === "final") throw new HttpError(403, "a final upload cannot be patched");
       if (current.offset !== offset)
-        throw new HttpError(409, "offset mismatch", { "Upload-Offset": String(current.offset) });
+        throw new HttpError(
+          409,
+          "offset mismatch",
+          { "Upload-Offset": String(current.offset) },
+          {
+            type: `${PROBLEM_TYPES}#mismatching-upload-offset`,
+            "expected-offset": current.offset,
+            "provided-offset": offset,
+          },
+        );
+      if (ietf && isComplete(current) && hasBody(req))
+        throw new HttpError(400, "upload is already complete", {}, { type: `${PROBLEM_TYPES}#completed-upload` });
       if (newLength !== undefined) {
         if (current.length === undefined) {
           if (newLength < current.offset) throw new HttpError(400, "Upload-Length is below the offset");
@@ -576,31 +768,38 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
         }
       }
       current = { ...current, expiresAt: Date.now() + expireAfterMs };
-      const updated = await appendBody(req, current, lock);
+      let updated = await appendOrYield(req, current, lock);
+      if (complete === true && req.complete) updated = await completeIetf(updated);
       if (!isComplete(updated)) await store.update(id, { expiresAt: current.expiresAt });
       else if (newLength !== undefined && updated.offset === offset && offset === newLength)
         await afterAppend(offset, updated);
       return updated;
     });
-    res.writeHead(204, { "Tus-Resumable": TUS_VERSION, "Upload-Offset": String(info.offset), ...expiresHeader(info) });
+    res.writeHead(204, {
+      ...protocolHeaders(protocol),
+      "Upload-Offset": String(info.offset),
+      ...(ietf ? { "Upload-Complete": isComplete(info) ? "?1" : "?0" } : {}),
+      ...expiresHeader(info),
+    });
     res.end();
   };
 
-  const terminate = async (id: string, res: ServerResponse) => {
+  const terminate = async (id: string, res: ServerResponse, protocol: Protocol) => {
     await withLock(id, async () => {
       const info = await store.info(id);
       if (info === undefined) throw new HttpError(404, "upload not found");
       await store.remove(id);
+      digests.delete(id);
     });
     emit("terminated", { id });
-    res.writeHead(204, { "Tus-Resumable": TUS_VERSION });
+    res.writeHead(204, protocolHeaders(protocol));
     res.end();
   };
 
   const download = async (id: string, req: IncomingMessage, res: ServerResponse) => {
-    // The lock is held only to check the upload; a completed upload no longer changes, and an
-    // open file keeps streaming even if it is terminated meanwhile.
-    const info = await withLock(id, () => load(id));
+    // A completed upload no longer changes, and an open file keeps streaming even if the upload
+    // is terminated meanwhile.
+    const info = await load(id);
     if (!isComplete(info)) throw new HttpError(404, "upload is not complete");
     const size = info.offset;
     const range = header(req, "range");
@@ -638,7 +837,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     await pipeline(body, res).catch(() => {});
   };
 
-  const route = async (req: IncomingMessage, res: ServerResponse) => {
+  const route = async (req: IncomingMessage, res: ServerResponse, protocol: Protocol) => {
     const method = (header(req, "x-http-method-override") ?? req.method ?? "").toUpperCase();
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
     if (method === "OPTIONS") return options_(res);
@@ -646,21 +845,21 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     if (pathname !== mount && pathname !== mountNoSlash && !pathname.startsWith(mount))
       throw new HttpError(404, "not found");
     const rest = pathname === mountNoSlash ? "" : pathname.slice(mount.length);
-    if (method !== "GET" && header(req, "tus-resumable") !== TUS_VERSION)
+    if (protocol.kind === "tus" && method !== "GET" && header(req, "tus-resumable") !== TUS_VERSION)
       throw new HttpError(412, "unsupported Tus-Resumable", { "Tus-Version": TUS_VERSION });
     if (rest === "") {
-      if (method === "POST") return create(req, res);
+      if (method === "POST") return create(req, res, protocol);
       throw new HttpError(405, "method not allowed", { Allow: "POST, OPTIONS" });
     }
     // Ids come only from the server; anything else (dots, slashes, encoded separators) is unknown.
     if (!isValidUploadId(rest)) throw new HttpError(404, "upload not found");
     switch (method) {
       case "HEAD":
-        return head(rest, res);
+        return head(rest, res, protocol);
       case "PATCH":
-        return patch(rest, req, res);
+        return patch(rest, req, res, protocol);
       case "DELETE":
-        return terminate(rest, res);
+        return terminate(rest, res, protocol);
       case "GET":
         return download(rest, req, res);
       default:
@@ -668,16 +867,25 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     }
   };
 
-  const respondError = (res: ServerResponse, error: unknown) => {
+  const respondError = (res: ServerResponse, error: unknown, protocol: Protocol) => {
     const http =
       error instanceof HttpError ? error : new HttpError(500, isUploadError(error) ? error.code : "internal error");
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    if (protocol.kind === "ietf") {
+      res.writeHead(http.status, {
+        ...protocolHeaders(protocol),
+        "Content-Type": "application/problem+json",
+        ...http.headers,
+      });
+      res.end(JSON.stringify({ title: http.message, ...http.problem }));
+      return;
+    }
     const body = http.status === 460 ? "Checksum Mismatch" : http.message;
     res.writeHead(http.status, {
-      "Tus-Resumable": TUS_VERSION,
+      ...protocolHeaders(protocol),
       "Content-Type": "text/plain; charset=utf-8",
       ...http.headers,
     });
@@ -686,11 +894,18 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
 
   return {
     handle(req, res) {
-      if (closed) {
-        respondError(res, new HttpError(503, "server is closing"));
+      let protocol = TUS;
+      try {
+        protocol = protocolOf(req);
+      } catch (error) {
+        respondError(res, error, TUS);
         return Promise.resolve();
       }
-      const task = route(req, res).catch((error: unknown) => respondError(res, error));
+      if (closed) {
+        respondError(res, new HttpError(503, "server is closing"), protocol);
+        return Promise.resolve();
+      }
+      const task = route(req, res, protocol).catch((error: unknown) => respondError(res, error, protocol));
       inFlight.add(task);
       return task.finally(() => inFlight.delete(task));
     },

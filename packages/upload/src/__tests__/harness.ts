@@ -23,6 +23,8 @@ export interface Harness {
   http: Server;
   /** Start a server with `defaults` overridden by `options`, storing in `dir`. */
   start(options?: Partial<UploadServerOptions>): Promise<void>;
+  /** Replace the upload server (a process restart: nothing kept in memory) on the same port. */
+  restart(options?: Partial<UploadServerOptions>): Promise<void>;
 }
 
 /** Registers per-test set-up and tear-down; call at the top of a test file. */
@@ -33,6 +35,10 @@ export function useUploadServer(defaults: Partial<UploadServerOptions> = {}): Ha
       harness.http = createServer((req, res) => void harness.upload.handle(req, res));
       await new Promise<void>((done) => harness.http.listen(0, "127.0.0.1", done));
       harness.base = `http://127.0.0.1:${(harness.http.address() as AddressInfo).port}`;
+    },
+    async restart(options: Partial<UploadServerOptions> = {}) {
+      await harness.upload.close();
+      harness.upload = createUploadServer({ dir: harness.dir, ...defaults, ...options });
     },
   } as Harness;
   beforeEach(async () => {

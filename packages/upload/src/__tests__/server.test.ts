@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createCrc32 } from "../checksum.js";
 import { createUploadServer } from "../server.js";
+import type { UploadStore } from "../store.js";
+import { createFileStore } from "../stores/file.js";
 import { OCTET, sha256, TUS, useUploadServer } from "./harness.js";
 
 const h = useUploadServer({ sniff: false });
@@ -74,6 +76,40 @@ describe("tus server", () => {
     expect(completed?.metadata).toEqual({ filename: "clip.mp4", private: null });
     const id = url.split("/").pop() ?? "";
     expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
+  });
+
+  it("hashes incrementally: no re-read of the stored file when one process wrote every chunk", async () => {
+    const reads: string[] = [];
+    const files = createFileStore({ dir: h.dir });
+    const store: UploadStore = {
+      ...files,
+      read: (id, range) => {
+        reads.push(id);
+        return files.read(id, range);
+      },
+    };
+    await start({ store });
+    const data = randomBytes(50_000);
+    const sums: string[] = [];
+    h.upload.on("completed", ({ sha256 }) => sums.push(sha256));
+    const url = await create(data.length);
+    expect((await patch(url, 0, data.subarray(0, 20_000))).status).toBe(204);
+    // A chunk with a checksum goes through the staging file and still feeds the running hash.
+    const chunk = data.subarray(20_000, 35_000);
+    const checksum = `sha1 ${createHash("sha1").update(chunk).digest("base64")}`;
+    expect((await patch(url, 20_000, chunk, { "Upload-Checksum": checksum })).status).toBe(204);
+    expect((await patch(url, 35_000, data.subarray(35_000))).status).toBe(204);
+    expect(sums).toEqual([sha256(data)]);
+    expect(reads).toEqual([]);
+
+    // A server that did not see the first bytes (a restart) re-reads the stored file once.
+    const second = await create(data.length);
+    expect((await patch(second, 0, data.subarray(0, 20_000))).status).toBe(204);
+    await h.restart({ store });
+    h.upload.on("completed", ({ sha256 }) => sums.push(sha256));
+    expect((await patch(second, 20_000, data.subarray(20_000))).status).toBe(204);
+    expect(sums).toEqual([sha256(data), sha256(data)]);
+    expect(reads).toEqual([second.split("/").pop()]);
   });
 
   it("answers 409 on an offset mismatch, 415 on a bad content type, 412 on a wrong version", async () => {
@@ -259,12 +295,12 @@ describe("tus server", () => {
     expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
   });
 
-  it("never interleaves two concurrent PATCHes: one gets 423 or 409, the file is intact", async () => {
-    await start({ lockTimeoutMs: 100 });
+  it("lets a second PATCH take the upload over: the holder stops at a durable offset, nothing interleaves", async () => {
+    await start();
     const data = randomBytes(64 * 1024);
     const url = await create(data.length);
-    // The first PATCH streams slowly while holding the lock.
-    const slow = new Promise<number>((done, fail) => {
+    // The first PATCH sends 1000 bytes, then hangs like a dead connection while holding the lock.
+    const slow = new Promise<number | string>((done) => {
       const req = request(
         url,
         { method: "PATCH", headers: { ...OCTET, "Upload-Offset": "0", "Content-Length": String(data.length) } },
@@ -273,16 +309,20 @@ describe("tus server", () => {
           done(res.statusCode ?? 0);
         },
       );
-      req.on("error", fail);
+      req.on("error", (error) => done((error as NodeJS.ErrnoException).code ?? "error"));
       req.write(data.subarray(0, 1000));
-      setTimeout(() => req.end(data.subarray(1000)), 400);
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300)); // the 1000 bytes reach the file (not yet durable)
+    const started = Date.now();
     const second = await patch(url, 0, randomBytes(data.length));
-    expect([409, 423]).toContain(second.status);
-    expect(await slow).toBe(204);
-    const late = await patch(url, 0, randomBytes(10));
-    expect(late.status).toBe(409);
+    // The holder stopped at its durable offset: the newcomer's offset is stale.
+    expect(second.status).toBe(409);
+    expect(second.headers.get("upload-offset")).toBe("1000");
+    expect(Date.now() - started).toBeLessThan(2000);
+    // The displaced request gets 423 (or its connection closed), never a success.
+    expect([423, "ECONNRESET", "EPIPE"]).toContain(await slow);
+    const rest = await patch(url, 1000, data.subarray(1000));
+    expect(rest.status).toBe(204);
     const id = url.split("/").pop() ?? "";
     expect(sha256(await readFile(join(h.dir, id)))).toBe(sha256(data));
   });
