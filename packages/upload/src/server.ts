@@ -86,7 +86,46 @@ export interface UploadServerOptions {
   allowedTypes?: readonly VideoContainer[] | undefined;
   /** Set `false` to accept any bytes (no container sniffing). @default true */
   sniff?: boolean | undefined;
+  /**
+   * Cross-origin access for browser clients on other origins: `origins` lists the allowed
+   * `Origin` values (or `"*"` for any). Preflights are answered, and the tus and draft headers
+   * are exposed to scripts. @default undefined (no CORS headers; same-origin use only)
+   */
+  cors?: { origins: "*" | readonly string[]; maxAgeSeconds?: number | undefined } | undefined;
 }
+
+const CORS_ALLOW_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "Tus-Resumable",
+  "Upload-Checksum",
+  "Upload-Complete",
+  "Upload-Concat",
+  "Upload-Defer-Length",
+  "Upload-Draft-Interop-Version",
+  "Upload-Length",
+  "Upload-Metadata",
+  "Upload-Offset",
+  "X-HTTP-Method-Override",
+  "X-Request-ID",
+  "X-Requested-With",
+].join(", ");
+const CORS_EXPOSE_HEADERS = [
+  "Location",
+  "Tus-Checksum-Algorithm",
+  "Tus-Extension",
+  "Tus-Max-Size",
+  "Tus-Resumable",
+  "Tus-Version",
+  "Upload-Complete",
+  "Upload-Concat",
+  "Upload-Defer-Length",
+  "Upload-Draft-Interop-Version",
+  "Upload-Expires",
+  "Upload-Length",
+  "Upload-Metadata",
+  "Upload-Offset",
+].join(", ");
 
 /** What `onUploadCreate` receives. */
 export interface UploadCreateContext {
@@ -176,6 +215,12 @@ const optionsSchema = z
       .readonly()
       .default([...videoContainers]),
     sniff: z.boolean().default(true),
+    cors: z
+      .object({
+        origins: z.union([z.literal("*"), z.array(z.string().url()).readonly()]),
+        maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
+      })
+      .optional(),
   })
   .refine((o) => o.store !== undefined || o.dir !== undefined, "either store or dir is required");
 
@@ -867,6 +912,25 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     }
   };
 
+  /** CORS response headers for an allowed `Origin`; true when the request was a preflight (already answered). */
+  const applyCors = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const cors = parsed.cors;
+    const origin = header(req, "origin");
+    if (cors === undefined || origin === undefined) return false;
+    res.setHeader("Vary", "Origin");
+    if (cors.origins !== "*" && !cors.origins.includes(origin)) return false;
+    res.setHeader("Access-Control-Allow-Origin", origin);
+    res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    if (req.method !== "OPTIONS" || header(req, "access-control-request-method") === undefined) return false;
+    res.writeHead(204, {
+      "Access-Control-Allow-Methods": "POST, GET, HEAD, PATCH, DELETE, OPTIONS",
+      "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+      "Access-Control-Max-Age": String(cors.maxAgeSeconds),
+    });
+    res.end();
+    return true;
+  };
+
   const respondError = (res: ServerResponse, error: unknown, protocol: Protocol) => {
     const http =
       error instanceof HttpError ? error : new HttpError(500, isUploadError(error) ? error.code : "internal error");
@@ -894,6 +958,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
 
   return {
     handle(req, res) {
+      if (applyCors(req, res)) return Promise.resolve();
       let protocol = TUS;
       try {
         protocol = protocolOf(req);

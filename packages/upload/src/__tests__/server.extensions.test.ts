@@ -178,6 +178,32 @@ describe("container sniffing", () => {
     expect(sum).toBe(sha256(mp4));
   });
 
+  it("answers CORS preflights for allowed origins and exposes the protocol headers", async () => {
+    await start({ cors: { origins: ["https://app.example"] } });
+    const preflight = await fetch(`${h.base}/files/`, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example",
+        "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "upload-offset, tus-resumable",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("PATCH");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("Upload-Offset");
+    const created = await post({ Origin: "https://app.example", "Upload-Length": "10" });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(created.headers.get("access-control-expose-headers")).toContain("Location");
+    const stranger = await post({ Origin: "https://evil.example", "Upload-Length": "10" });
+    expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
+    expect(stranger.headers.get("vary")).toBe("Origin");
+    expect(() => createUploadServer({ dir: "x", cors: { origins: ["not a url"] } })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS" }),
+    );
+  });
+
   it("honours allowedTypes and sniff: false", async () => {
     await start({ allowedTypes: ["matroska"] });
     const url = await create(mp4.length);
