@@ -802,6 +802,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
         );
       if (ietf && isComplete(current) && hasBody(req))
         throw new HttpError(400, "upload is already complete", {}, { type: `${PROBLEM_TYPES}#completed-upload` });
+      const settingLength = newLength !== undefined && current.length === undefined;
       if (newLength !== undefined) {
         if (current.length === undefined) {
           if (newLength < current.offset) throw new HttpError(400, "Upload-Length is below the offset");
@@ -816,8 +817,9 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       let updated = await appendOrYield(req, current, lock);
       if (complete === true && req.complete) updated = await completeIetf(updated);
       if (!isComplete(updated)) await store.update(id, { expiresAt: current.expiresAt });
-      else if (newLength !== undefined && updated.offset === offset && offset === newLength)
-        await afterAppend(offset, updated);
+      // A deferred length set equal to the offset by an empty PATCH completes the upload here; a
+      // retried PATCH of an already complete upload must not complete it a second time.
+      else if (settingLength && updated.offset === offset && offset === newLength) await afterAppend(offset, updated);
       return updated;
     });
     res.writeHead(204, {
@@ -884,7 +886,12 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
 
   const route = async (req: IncomingMessage, res: ServerResponse, protocol: Protocol) => {
     const method = (header(req, "x-http-method-override") ?? req.method ?? "").toUpperCase();
-    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    } catch {
+      throw new HttpError(400, "invalid request target");
+    }
     if (method === "OPTIONS") return options_(res);
     const mountNoSlash = mount.slice(0, -1);
     if (pathname !== mount && pathname !== mountNoSlash && !pathname.startsWith(mount))
