@@ -4,6 +4,30 @@ export const ModerationErrorCode = {
   INVALID_OPTIONS: "INVALID_OPTIONS",
   /** An argument to a method failed validation; nothing was recorded. */
   INVALID_INPUT: "INVALID_INPUT",
+  /** Review queue: no item has that id. */
+  NOT_FOUND: "NOT_FOUND",
+  /** Review queue: the item's status does not allow that step (e.g. appealing an item not yet actioned). */
+  INVALID_TRANSITION: "INVALID_TRANSITION",
+  /** Review queue: only the reviewer holding the item's claim may do that. */
+  NOT_CLAIMANT: "NOT_CLAIMANT",
+  /** Review queue: the reviewer's claim expired; the item went back to the queue. */
+  LEASE_EXPIRED: "LEASE_EXPIRED",
+  /** Review queue: another reviewer holds the item's claim. */
+  ALREADY_CLAIMED: "ALREADY_CLAIMED",
+  /** Review queue: an appeal must be decided by a reviewer other than the one who actioned the item. */
+  SAME_REVIEWER: "SAME_REVIEWER",
+  /** Review queue: the item kept changing under the call (heavy contention); retry it. */
+  CONFLICT: "CONFLICT",
+  /** A backend (Redis) failed; the cause is attached. The step may or may not have been applied. */
+  BACKEND_FAILED: "BACKEND_FAILED",
+  /** Hash bank: a CSV row has no valid PDQ hash (or bad quoting); the message names the line. */
+  INVALID_HASH_BANK: "INVALID_HASH_BANK",
+  /** Video hashing: ffmpeg could not be started (not installed, or a wrong `ffmpegPath`). */
+  FFMPEG_MISSING: "FFMPEG_MISSING",
+  /** Video hashing: ffmpeg could not decode the file (its last stderr lines are in the message). */
+  DECODE_FAILED: "DECODE_FAILED",
+  /** Video hashing: the caller's `signal` aborted it; ffmpeg was stopped. */
+  ABORTED: "ABORTED",
 } as const;
 
 export type ModerationErrorCode = (typeof ModerationErrorCode)[keyof typeof ModerationErrorCode];
