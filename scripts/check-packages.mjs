@@ -2,10 +2,13 @@
 // Checks every built package the way a user's install would see it: publint (package.json and
 // files agree), @arethetypeswrong/cli (types resolve for every export under node16 and bundlers;
 // ESM-only, so CommonJS `require` of a type-less ESM build is out of scope), and that the root
-// entry never loads an optional backend SDK (only an adapter subpath may).
+// entry never loads an optional backend SDK (only an adapter subpath may). A package may set a
+// size budget in its package.json (`reelkit.sizeBudget: { gzipBytes, exclude }`): the gzip sizes
+// of its built JavaScript files (minus excluded folders) must add up to no more than that.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { gzipSync } from "node:zlib";
 import { repoRoot } from "./services/lib.mjs";
 
 const packagesDir = join(repoRoot, "packages");
@@ -54,6 +57,22 @@ for (const name of readdirSync(packagesDir).sort()) {
       new RegExp(`from\\s*["']${peer}["']|import\\(["']${peer}["']\\)`).test(readFileSync(join(dist, file), "utf8")),
     ),
   );
+  const budget = pkg.reelkit?.sizeBudget;
+  if (budget !== undefined) {
+    const files = readdirSync(dist, { recursive: true })
+      .map(String)
+      .filter((file) => file.endsWith(".js") && !(budget.exclude ?? []).some((prefix) => file.startsWith(prefix)));
+    const sizes = files.map((file) => [
+      relative(dist, join(dist, file)),
+      gzipSync(readFileSync(join(dist, file)), { level: 9 }).length,
+    ]);
+    const total = sizes.reduce((sum, [, size]) => sum + size, 0);
+    check(
+      `${pkg.name}: ${total} B gzip of JavaScript within the ${budget.gzipBytes} B budget`,
+      total <= budget.gzipBytes,
+      sizes.map(([file, size]) => `  ${file}: ${size} B`).join("\n"),
+    );
+  }
   check(
     `${pkg.name}: root entry loads no optional SDK`,
     loaded.length === 0,

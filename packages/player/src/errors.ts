@@ -2,6 +2,18 @@
 export const PlayerErrorCode = {
   /** An attribute or option failed validation. */
   INVALID_OPTIONS: "INVALID_OPTIONS",
+  /** The stream's playlists or segments could not be loaded (after retries). */
+  NETWORK_ERROR: "NETWORK_ERROR",
+  /** The browser could not decode the media (after recovery attempts). */
+  MEDIA_ERROR: "MEDIA_ERROR",
+  /** A playlist could not be parsed or lists nothing playable. */
+  MANIFEST_ERROR: "MANIFEST_ERROR",
+  /** Neither Media Source Extensions (hls.js) nor native HLS is available. */
+  UNSUPPORTED: "UNSUPPORTED",
+  /** The browser refused to start playback, even muted. */
+  AUTOPLAY_BLOCKED: "AUTOPLAY_BLOCKED",
+  /** The feed endpoint failed or answered something other than `{ items, cursor }`. */
+  FEED_ERROR: "FEED_ERROR",
 } as const;
 
 export type PlayerErrorCode = (typeof PlayerErrorCode)[keyof typeof PlayerErrorCode];
