@@ -24,6 +24,11 @@ export function bandwidthEstimate(): number {
   return DEFAULT_ESTIMATE_BPS;
 }
 
+/** Whether an estimate was measured (in this page or a recent session), rather than the default. */
+export function hasMeasuredBandwidth(): boolean {
+  return bandwidthEstimate() !== DEFAULT_ESTIMATE_BPS || current !== undefined;
+}
+
 /** Record a measured estimate (bits per second); ignored when not a positive finite number. */
 export function recordBandwidth(bps: number): void {
   if (!Number.isFinite(bps) || bps <= 0) return;

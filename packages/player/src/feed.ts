@@ -3,7 +3,9 @@
 // next item's playlist and first segment load while the current one plays.
 import { ElementBase, emit, prefersReducedMotion } from "./dom.js";
 import { PlayerErrorCode } from "./errors.js";
+import { loadHls } from "./hls.js";
 import type { PlayerErrorDetail, Qoe, ReelPlayerElement } from "./player.js";
+import { warmStream } from "./prefetch.js";
 import { Telemetry, type TelemetryEventType } from "./telemetry.js";
 
 /** One feed entry as the endpoint sends it; fields beyond these are kept and passed through. */
@@ -145,6 +147,8 @@ export class ReelFeedElement extends ElementBase {
   #wheel = { sum: 0, lockedUntil: 0, idle: undefined as ReturnType<typeof setTimeout> | undefined };
   #drag: { id: number; y: number; x: number; at: number; moved: boolean } | undefined;
   #generation = 0;
+  /** Bumped by every goTo: deferred work of an earlier move is dropped. */
+  #moves = 0;
 
   /** Items loaded so far. */
   get items(): readonly FeedItem[] {
@@ -171,6 +175,8 @@ export class ReelFeedElement extends ElementBase {
   connectedCallback(): void {
     this.#render();
     this.#setupTelemetry();
+    // Start downloading hls.js now, in parallel with the first feed page.
+    loadHls().catch(() => {});
     if (this.src && this.#index < 0) void this.refresh();
   }
 
@@ -205,7 +211,20 @@ export class ReelFeedElement extends ElementBase {
       slot.player.unload();
       slot.player.removeAttribute("src");
     }
-    await this.#loadMore();
+    const inline = this.#inlinePage();
+    let added = false;
+    if (inline !== undefined) {
+      try {
+        this.#addPage(inline);
+        added = true;
+      } catch (error) {
+        this.#feedError(`the inline first page was refused: ${(error as Error).message}`);
+      }
+    }
+    if (!added) await this.#loadMore();
+    const first = this.#items[0];
+    // The first video's playlists and first segments load while hls.js may still be arriving.
+    if (first) void warmStream(first.src, (this.clientHeight || 1280) * (globalThis.devicePixelRatio || 1));
     if (this.#items.length > 0) this.goTo(0);
     else this.dataset.empty = "";
   }
@@ -230,11 +249,21 @@ export class ReelFeedElement extends ElementBase {
     }
     this.#leave();
     clearTimeout(this.#skipTimer);
+    const previous = this.#slotOf(this.#index);
     this.#index = target;
     delete this.dataset.empty;
-    for (let k = target - 1; k <= target + 1; k++) this.#assign(k);
-    this.#layout(0);
+    // Start the new item first (it is usually preloaded: playing it is what the viewer waits
+    // for); recycling the other slots comes after.
+    previous?.player.deactivate();
+    this.#assign(target);
     const current = this.#slotOf(target);
+    if (current) {
+      current.player.muted = !this.#unmuted;
+      void current.player.play();
+      current.root.removeAttribute("aria-hidden");
+      current.root.inert = false;
+    }
+    this.#layout(0);
     for (const slot of this.#slots) {
       if (slot !== current) {
         slot.player.deactivate();
@@ -242,15 +271,29 @@ export class ReelFeedElement extends ElementBase {
         slot.root.inert = true;
       }
     }
-    if (current) {
-      current.root.removeAttribute("aria-hidden");
-      current.root.inert = false;
-      current.player.muted = !this.#unmuted;
-      void current.player.play();
-    }
-    // The next item loads while this one plays (its playlist and first segment, low rung).
-    const upcoming = this.#slotOf(target + 1);
-    if (upcoming && upcoming.index >= 0) void upcoming.player.load();
+    // Recycling a slot (tearing down its hls.js instance and media buffers) and preloading the
+    // next item wait until this item shows its first frame (or 300 ms): neither may delay it.
+    const move = ++this.#moves;
+    let recycled = false;
+    const recycle = () => {
+      if (recycled || move !== this.#moves) return;
+      recycled = true;
+      this.#assign(target - 1);
+      this.#assign(target + 1);
+      this.#layout(0);
+      for (const k of [target - 1, target + 1]) {
+        const slot = this.#slotOf(k);
+        if (slot && slot !== current) {
+          slot.root.setAttribute("aria-hidden", "true");
+          slot.root.inert = true;
+        }
+      }
+      // The next item loads while this one plays (its playlist and first segment, low rung).
+      const upcoming = this.#slotOf(target + 1);
+      if (upcoming && upcoming.index >= 0) void upcoming.player.load();
+    };
+    current?.player.addEventListener("reel-first-frame", () => setTimeout(recycle, 0), { once: true });
+    setTimeout(recycle, 300);
     this.#watching = { item, unreportedMs: 0, lastTime: 0, completed: false, viewed: false };
     this.#track("impression");
     if (this.#status) this.#status.textContent = `Video ${target + 1}${item.title ? `: ${item.title}` : ""}`;
@@ -404,15 +447,9 @@ export class ReelFeedElement extends ElementBase {
       try {
         const res = await fetch(url, { headers: { Accept: "application/json", ...this.headers } });
         if (!res.ok) throw new Error(`the feed answered ${res.status}`);
-        const { page, dropped } = parseFeedPage(await res.json());
+        const body: unknown = await res.json();
         if (generation !== this.#generation) return;
-        if (dropped > 0) this.#feedError(`${dropped} feed item(s) without an id or src were skipped`);
-        for (const item of page.items) {
-          if (this.#ids.has(item.id)) continue;
-          this.#ids.add(item.id);
-          this.#items.push(item);
-        }
-        this.#cursor = page.cursor;
+        this.#addPage(body);
         // The next item may have arrived just now: fill its slot.
         if (this.#index >= 0) {
           const before = this.#slotOf(this.#index + 1)?.index;
@@ -430,6 +467,35 @@ export class ReelFeedElement extends ElementBase {
       }
     })();
     return this.#loading;
+  }
+
+  /** Append a page's new items (validated; invalid ones reported) and take its cursor. */
+  #addPage(body: unknown): void {
+    const { page, dropped } = parseFeedPage(body);
+    if (dropped > 0) this.#feedError(`${dropped} feed item(s) without an id or src were skipped`);
+    for (const item of page.items) {
+      if (this.#ids.has(item.id)) continue;
+      this.#ids.add(item.id);
+      this.#items.push(item);
+    }
+    this.#cursor = page.cursor;
+  }
+
+  /**
+   * A first page rendered into the page by the server, saving a round trip at load:
+   * `<reel-feed src="/feed"><script type="application/json">{"items":[…],"cursor":"…"}</script></reel-feed>`.
+   * Used once; later refreshes fetch.
+   */
+  #inlinePage(): unknown {
+    const script = this.querySelector(':scope > script[type="application/json"]');
+    if (script === null) return undefined;
+    script.remove();
+    try {
+      return JSON.parse(script.textContent ?? "");
+    } catch {
+      this.#feedError("the inline first page is not valid JSON");
+      return undefined;
+    }
   }
 
   #feedError(message: string): void {

@@ -3,10 +3,11 @@
 // chosen from the bandwidth estimate carried across videos, quality capped to the element size,
 // recovery from media and network errors, typed events and QoE counters.
 import type HlsType from "hls.js";
-import { bandwidthEstimate, recordBandwidth } from "./bandwidth.js";
+import { bandwidthEstimate, hasMeasuredBandwidth, recordBandwidth } from "./bandwidth.js";
 import { ElementBase, emit } from "./dom.js";
 import { PlayerErrorCode } from "./errors.js";
 import { hlsInstances, loadHls } from "./hls.js";
+import { preparedStartLevel, takePrefetched } from "./prefetch.js";
 
 /** Seconds buffered ahead while a video plays (hls.js's default is 30, sized for long-form). */
 const ACTIVE_BUFFER_S = 12;
@@ -63,6 +64,64 @@ export interface ReelPlayerEventMap {
   "reel-ended": CustomEvent<EndedDetail>;
   "reel-loop": CustomEvent<EndedDetail>;
   "reel-error": CustomEvent<PlayerErrorDetail>;
+}
+
+interface LoadStatsLike {
+  aborted: boolean;
+  loaded: number;
+  total: number;
+  loading: { start: number; first: number; end: number };
+}
+interface LoaderContextLike {
+  url: string;
+  responseType: string;
+  rangeStart?: number;
+  rangeEnd?: number;
+}
+interface LoaderCallbacksLike {
+  onSuccess(
+    response: { url: string; data: string | ArrayBuffer; code: number },
+    stats: LoadStatsLike,
+    context: LoaderContextLike,
+    networkDetails: unknown,
+  ): void;
+}
+interface LoaderLike {
+  context: unknown;
+  stats: LoadStatsLike;
+  load(context: LoaderContextLike, config: unknown, callbacks: LoaderCallbacksLike): void;
+}
+type LoaderClass = new (config: unknown) => LoaderLike;
+
+/** hls.js's loader, answering from the prefetch cache first (with the prefetch's real timings). */
+function withPrefetch(Base: LoaderClass): LoaderClass {
+  return class PrefetchLoader extends Base {
+    override load(context: LoaderContextLike, config: unknown, callbacks: LoaderCallbacksLike): void {
+      // hls.js marks a whole file with rangeStart = rangeEnd = 0.
+      const ranged = (context.rangeStart ?? 0) > 0 || (context.rangeEnd ?? 0) > 0;
+      const hit = ranged ? undefined : takePrefetched(context.url, context.responseType);
+      if (hit === undefined) {
+        super.load(context, config, callbacks);
+        return;
+      }
+      this.context = context;
+      hit.then(
+        (fetched) => {
+          const stats = this.stats;
+          if (stats.aborted) return;
+          stats.loading.start = fetched.start;
+          stats.loading.first = fetched.first;
+          stats.loading.end = fetched.end;
+          stats.loaded = fetched.bytes;
+          stats.total = fetched.bytes;
+          callbacks.onSuccess({ url: context.url, data: fetched.data, code: 200 }, stats, context, null);
+        },
+        () => {
+          if (!this.stats.aborted) super.load(context, config, callbacks);
+        },
+      );
+    }
+  };
 }
 
 const emptyQoe = (): Qoe => ({
@@ -236,7 +295,12 @@ export class ReelPlayerElement extends ElementBase {
       return;
     }
     const hls = new Hls({
-      startLevel: this.#active ? -1 : 0,
+      // A preloading player, or the first video of a viewer we know nothing about, starts on the
+      // lowest rung (fastest to show); otherwise the rung the prefetch prepared, else hls.js's ABR.
+      startLevel: !this.#active || !hasMeasuredBandwidth() ? 0 : (preparedStartLevel(src) ?? -1),
+      loader: withPrefetch(
+        Hls.DefaultConfig.loader as unknown as LoaderClass,
+      ) as unknown as typeof Hls.DefaultConfig.loader,
       abrEwmaDefaultEstimate: bandwidthEstimate(),
       testBandwidth: false,
       capLevelToPlayerSize: true,

@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import { planLadder, probe, transcode } from "@reelkit/transcode";
 import { build } from "esbuild";
 
@@ -98,8 +99,12 @@ export interface FeedOptions {
   total?: number;
   /** 0-based item positions whose stream is broken. */
   brokenAt?: number[];
-  /** Extra HTML inside <body> before the feed script (e.g. a different page). */
+  /** The HTML served at `/` (default: `feedPage()`). */
   page?: string;
+  /** Render the feed's first page into `/` (what a server-rendered app does), saving a round trip. */
+  inlineFirstPage?: boolean;
+  /** More pages by path, e.g. `{ "/plain": "<!doctype html>…" }`. */
+  pages?: Record<string, string>;
 }
 
 const TYPES: Record<string, string> = {
@@ -123,7 +128,7 @@ export const feedPage = (attributes = "") => `<!doctype html>
 <script type="importmap">{"imports":{"hls.js":"/hls.mjs"}}</script>
 <style>html,body{margin:0;height:100%;background:#111}reel-feed{width:360px;height:640px}</style>
 </head><body>
-<reel-feed src="/feed" events="/events" user-id="viewer-1" ${attributes}></reel-feed>
+<reel-feed src="/feed" events="/events" user-id="viewer-1" ${attributes}><!--first-page--></reel-feed>
 <script type="module">
   import * as reel from "/player.js";
   window.reel = reel;
@@ -133,8 +138,9 @@ export const feedPage = (attributes = "") => `<!doctype html>
 
 /** Serve the page, the player, hls.js, the streams, `/feed` and `/events` on 127.0.0.1. */
 export async function startServer(streams: Stream[], options: FeedOptions = {}): Promise<FixtureServer> {
-  const player = await bundlePlayer();
-  const hlsPath = join(repoRoot, "node_modules", "hls.js", "dist", "hls.mjs");
+  // Served gzipped and minified, as any real deployment would (both pages load the same hls.js).
+  const player = gzipSync(await bundlePlayer());
+  const hls = gzipSync(await readFile(join(repoRoot, "node_modules", "hls.js", "dist", "hls.min.mjs")));
   const pageSize = options.pageSize ?? 5;
   const total = options.total ?? 1000;
   const brokenAt = new Set(options.brokenAt ?? []);
@@ -142,13 +148,37 @@ export async function startServer(streams: Stream[], options: FeedOptions = {}):
   const batches: unknown[][] = [];
   const broken = new Set<string>();
   const started = Date.now();
+  const pageAt = (from: number) => {
+    const items = [];
+    for (let i = from; i < Math.min(from + pageSize, total); i++) {
+      const stream = streams[i % streams.length] as Stream;
+      const id = `v${i}`;
+      if (brokenAt.has(i)) broken.add(id);
+      items.push({
+        id,
+        src: brokenAt.has(i) ? `/media/missing-${i}/master.m3u8` : `/media/${stream.name}/master.m3u8?item=${id}`,
+        poster: `/media/${stream.name}/poster.jpg`,
+        creatorId: `creator-${i % 4}`,
+        title: `Clip ${i}`,
+      });
+    }
+    return { items, cursor: from + pageSize < total ? String(from + pageSize) : null };
+  };
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       requests.push({ at: Date.now() - started, method: req.method ?? "", path: url.pathname });
       if (url.pathname === "/") {
         res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-        res.end(options.page ?? feedPage());
+        const html = options.page ?? feedPage();
+        const inline = `<script type="application/json">${JSON.stringify(pageAt(0))}</script>`;
+        res.end(options.inlineFirstPage ? html.replace("<!--first-page-->", inline) : html);
+        return;
+      }
+      const extra = options.pages?.[url.pathname];
+      if (extra !== undefined) {
+        res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+        res.end(extra);
         return;
       }
       if (url.pathname === "/favicon.ico") {
@@ -157,28 +187,17 @@ export async function startServer(streams: Stream[], options: FeedOptions = {}):
         return;
       }
       if (url.pathname === "/player.js" || url.pathname === "/hls.mjs") {
-        res.writeHead(200, { "Content-Type": "text/javascript", "Cache-Control": "no-store" });
-        res.end(url.pathname === "/player.js" ? player : await readFile(hlsPath));
+        res.writeHead(200, {
+          "Content-Type": "text/javascript",
+          "Content-Encoding": "gzip",
+          "Cache-Control": "no-store",
+        });
+        res.end(url.pathname === "/player.js" ? player : hls);
         return;
       }
       if (url.pathname === "/feed") {
-        const from = Number(url.searchParams.get("cursor") ?? 0);
-        const items = [];
-        for (let i = from; i < Math.min(from + pageSize, total); i++) {
-          const stream = streams[i % streams.length] as Stream;
-          const id = `v${i}`;
-          if (brokenAt.has(i)) broken.add(id);
-          items.push({
-            id,
-            src: brokenAt.has(i) ? `/media/missing-${i}/master.m3u8` : `/media/${stream.name}/master.m3u8?item=${id}`,
-            poster: `/media/${stream.name}/poster.jpg`,
-            creatorId: `creator-${i % 4}`,
-            title: `Clip ${i}`,
-          });
-        }
-        const next = from + pageSize < total ? String(from + pageSize) : null;
         res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-        res.end(JSON.stringify({ items, cursor: next }));
+        res.end(JSON.stringify(pageAt(Number(url.searchParams.get("cursor") ?? 0))));
         return;
       }
       if (url.pathname === "/events" && req.method === "POST") {

@@ -89,8 +89,13 @@ async function swipeUp(): Promise<void> {
 
 describe("<reel-feed> in Chromium", () => {
   it("renders the first frame: time advances and the picture is not blank", async () => {
-    await open();
+    const fixture = await open();
     await waitForPlayback(0);
+    // The first item's files were prefetched while hls.js loaded, and hls.js used those copies:
+    // each was requested once.
+    const firstItem = fixture.requests.filter((r) => r.path.startsWith("/media/a/")).map((r) => r.path);
+    for (const path of ["/media/a/master.m3u8", "/media/a/360p/index.m3u8", "/media/a/360p/seg_000.m4s"])
+      expect(firstItem.filter((p) => p === path)).toEqual([path]);
     const first = await feedState();
     await page.waitForTimeout(500);
     const later = await feedState();
