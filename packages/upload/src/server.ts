@@ -1,10 +1,10 @@
 import { createHash, type Hash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { open, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Readable, pipeline as streamPipeline, Transform, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { createMemoryLocker } from "./adapters/memory.js";
@@ -327,7 +327,12 @@ class HashThrough extends Transform {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.onChunk(chunk);
+    try {
+      this.onChunk(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
     callback(null, chunk);
   }
 }
@@ -410,18 +415,21 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       if (oldest !== undefined) digests.delete(oldest);
     }
   };
-  /** `source` fed through the upload's running hash; `settle` keeps the state if exactly the stored bytes were hashed. */
-  const hashing = (info: UploadInfo, source: Readable) => {
+  /**
+   * The upload's running hash as an append `digest` (the store feeds it each byte it writes);
+   * `settle` keeps the state only if exactly the stored bytes were hashed.
+   */
+  const hashing = (info: UploadInfo) => {
     const hash = takeDigest(info.id, info.offset);
-    if (hash === undefined) return { source, settle: (_offset: number) => {} };
+    if (hash === undefined) return { digest: undefined, settle: (_offset: number) => {} };
     let hashed = 0;
-    const through = new HashThrough((chunk) => {
-      hash.update(chunk);
-      hashed += chunk.length;
-    });
-    streamPipeline(source, through, () => {});
     return {
-      source: through as Readable,
+      digest: {
+        update(chunk: Uint8Array) {
+          hash.update(chunk);
+          hashed += chunk.length;
+        },
+      },
       settle: (offset: number) => {
         if (info.offset + hashed === offset) keepDigest(info.id, offset, hash);
       },
@@ -487,9 +495,10 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     const checksum = header(req, "upload-checksum");
     let newOffset: number;
     try {
+      const appendOptions = { signal: lock.signal, current: info, expiresAt: info.expiresAt };
       if (checksum === undefined) {
-        const { source, settle } = hashing(info, req);
-        newOffset = await store.append(info.id, info.offset, source, { signal: lock.signal, maxBytes: room });
+        const { digest, settle } = hashing(info);
+        newOffset = await store.append(info.id, info.offset, req, { ...appendOptions, maxBytes: room, digest });
         settle(newOffset);
       } else {
         const [algorithm, expected, ...rest] = checksum.trim().split(" ");
@@ -499,6 +508,9 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
           throw new HttpError(400, "invalid Upload-Checksum");
         const hasher = createHasher(algorithm);
         const part = join(tempDir, `reelkit-upload-${info.id}-${randomBytes(6).toString("hex")}.part`);
+        // Opened here, not by the write stream: a pipeline that fails early cannot leave the file
+        // to be created after it was removed.
+        const staging = await open(part, "wx");
         try {
           let size = 0;
           await pipeline(
@@ -508,14 +520,15 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
               if (size > room) throw new HttpError(413, "chunk exceeds the upload length");
               hasher.update(chunk);
             }),
-            createWriteStream(part),
+            staging.createWriteStream(), // closes the handle when done
             { signal: lock.signal },
           );
           if (!hasher.digest().equals(Buffer.from(expected, "base64"))) throw new HttpError(460, "Checksum Mismatch");
-          const { source, settle } = hashing(info, createReadStream(part));
-          newOffset = await store.append(info.id, info.offset, source, { signal: lock.signal });
+          const { digest, settle } = hashing(info);
+          newOffset = await store.append(info.id, info.offset, createReadStream(part), { ...appendOptions, digest });
           settle(newOffset);
         } finally {
+          await staging.close().catch(() => {});
           await rm(part, { force: true });
         }
       }
@@ -814,12 +827,13 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
         }
       }
       current = { ...current, expiresAt: Date.now() + expireAfterMs };
+      // The append records the renewed expiry together with the new offset.
       let updated = await appendOrYield(req, current, lock);
       if (complete === true && req.complete) updated = await completeIetf(updated);
-      if (!isComplete(updated)) await store.update(id, { expiresAt: current.expiresAt });
       // A deferred length set equal to the offset by an empty PATCH completes the upload here; a
       // retried PATCH of an already complete upload must not complete it a second time.
-      else if (settingLength && updated.offset === offset && offset === newLength) await afterAppend(offset, updated);
+      if (isComplete(updated) && settingLength && updated.offset === offset && offset === newLength)
+        await afterAppend(offset, updated);
       return updated;
     });
     res.writeHead(204, {

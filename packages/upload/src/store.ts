@@ -58,6 +58,18 @@ export interface AppendOptions {
    * @default Infinity
    */
   maxBytes?: number | undefined;
+  /**
+   * Fed every byte the append writes, in file order, as it is written (e.g. a running hash). If
+   * the append then reports fewer bytes than were fed (a failed write), the digest is stale.
+   */
+  digest?: { update(chunk: Uint8Array): void } | undefined;
+  /** A new expiry recorded together with the new offset (one metadata write instead of two). */
+  expiresAt?: number | undefined;
+  /**
+   * The upload as the caller just read it while holding its lock; saves the store a read. Its
+   * `offset` must be the current one.
+   */
+  current?: UploadInfo | undefined;
 }
 
 /** An inclusive byte range, as in HTTP `Range`. */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { UploadError, UploadErrorCode } from "../errors.js";
@@ -42,25 +42,6 @@ const sidecarSchema = z.object({
 });
 
 const SIDECAR = /^([A-Za-z0-9_-]{16,64})\.json$/;
-
-/** Counts bytes through, and fails (without passing the excess on) past `maxBytes`. */
-class Limit extends Transform {
-  count = 0;
-  constructor(private readonly maxBytes: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const room = this.maxBytes - this.count;
-    if (chunk.length > room) {
-      if (room > 0) this.push(chunk.subarray(0, room));
-      this.count += Math.max(room, 0);
-      callback(new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${this.maxBytes} bytes sent`));
-      return;
-    }
-    this.count += chunk.length;
-    callback(null, chunk);
-  }
-}
 
 /**
  * The default store: bytes in `<dir>/<id>`, metadata in an atomically replaced sidecar
@@ -215,62 +196,105 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
 
     async append(id: string, offset: number, source: Readable, appendOptions: AppendOptions = {}): Promise<number> {
       checkId(id);
-      const info = await backend("append", () => mustInfo(id));
+      const given = appendOptions.current;
+      const info = given !== undefined && given.id === id ? { ...given } : await backend("append", () => mustInfo(id));
       if (info.offset !== offset)
         throw new UploadError(UploadErrorCode.OFFSET_MISMATCH, `offset ${offset} != stored offset ${info.offset}`);
       const handle = await backend("append", () => open(dataPath(id), "r+"));
+      const maxBytes = appendOptions.maxBytes ?? Number.POSITIVE_INFINITY;
+      const digest = appendOptions.digest;
       let failure: unknown;
       let writeFailed = false;
       let newOffset = offset;
       try {
         // Drop bytes a crash may have left past the durable offset.
-        await handle.truncate(offset);
-        const limit = new Limit(appendOptions.maxBytes ?? Number.POSITIVE_INFINITY);
+        if ((await handle.stat()).size !== offset) await handle.truncate(offset);
         let position = offset;
         let inFlight: Promise<unknown> = Promise.resolve();
-        const writeAll = async (chunk: Buffer, at: number) => {
-          for (let done = 0; done < chunk.length; ) {
-            const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, at + done);
-            done += bytesWritten;
+        const writeAll = async (buffers: Buffer[], at: number) => {
+          let pending = buffers;
+          let where = at;
+          while (pending.length > 0) {
+            const { bytesWritten } = await handle.writev(pending, where);
+            where += bytesWritten;
+            let skip = bytesWritten;
+            const rest: Buffer[] = [];
+            for (const buffer of pending) {
+              if (skip >= buffer.length) {
+                skip -= buffer.length;
+                continue;
+              }
+              rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+              skip = 0;
+            }
+            pending = rest;
           }
         };
-        // Positional writes straight to the handle: no buffering beyond the stream's highWaterMark.
+        // One positional writev per batch of chunks the stream buffered while the previous write
+        // ran (up to highWaterMark), hashing each batch while its write is in the thread pool.
+        const issue = (chunks: Buffer[], callback: (error?: Error | null) => void) => {
+          let room = maxBytes - (position - offset);
+          const accepted: Buffer[] = [];
+          let exceeded = false;
+          for (const chunk of chunks) {
+            if (chunk.length <= room) {
+              accepted.push(chunk);
+              room -= chunk.length;
+            } else {
+              if (room > 0) accepted.push(chunk.subarray(0, room));
+              room = 0;
+              exceeded = true;
+              break;
+            }
+          }
+          const size = accepted.reduce((sum, chunk) => sum + chunk.length, 0);
+          const at = position;
+          position += size;
+          const write = size > 0 ? writeAll(accepted, at) : Promise.resolve();
+          if (digest !== undefined) for (const chunk of accepted) digest.update(chunk);
+          inFlight = write.catch(() => {});
+          write.then(
+            () =>
+              callback(
+                exceeded ? new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${maxBytes} bytes sent`) : null,
+              ),
+            (cause: unknown) => {
+              writeFailed = true;
+              callback(cause as Error);
+            },
+          );
+        };
         const sink = new Writable({
+          highWaterMark: 1024 * 1024,
           write(chunk: Buffer, _encoding, callback) {
-            const at = position;
-            position += chunk.length;
-            const write = writeAll(chunk, at);
-            inFlight = write.catch(() => {});
-            write.then(
-              () => callback(),
-              (cause: unknown) => {
-                writeFailed = true;
-                callback(cause as Error);
-              },
+            issue([chunk], callback);
+          },
+          writev(entries, callback) {
+            issue(
+              entries.map((entry) => entry.chunk as Buffer),
+              callback,
             );
           },
         });
         try {
-          await pipeline(
-            source,
-            limit,
-            sink,
-            appendOptions.signal === undefined ? {} : { signal: appendOptions.signal },
-          );
+          await pipeline(source, sink, appendOptions.signal === undefined ? {} : { signal: appendOptions.signal });
         } catch (cause) {
           failure = cause;
         }
         // A destroyed pipeline may leave one write running: let it land before measuring.
         await inFlight;
-        await handle.sync();
-        newOffset = (await handle.stat()).size;
+        await handle.datasync();
+        // After a failed write the file says how far it got; otherwise every issued byte landed.
+        newOffset = writeFailed ? (await handle.stat()).size : position;
       } catch (cause) {
         await handle.close().catch(() => {});
         throw new UploadError(UploadErrorCode.BACKEND_FAILED, "[file] append failed", { cause });
       }
-      await handle.close().catch(() => {});
-      if (newOffset !== offset) {
+      void handle.close().catch(() => {}); // the data is durable; closing need not delay the answer
+      const expiresAt = appendOptions.expiresAt;
+      if (newOffset !== offset || (expiresAt !== undefined && expiresAt !== info.expiresAt)) {
         info.offset = newOffset;
+        if (expiresAt !== undefined) info.expiresAt = expiresAt;
         await backend("append", () => writeSidecar(info));
       }
       if (failure instanceof UploadError) throw failure;
