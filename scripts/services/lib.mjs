@@ -59,6 +59,19 @@ export function isAlive(pid) {
   }
 }
 
+/**
+ * Whether `pid` is a process (thread-group leader), not one thread of another process: a thread
+ * id passes `kill(pid, 0)` and has a /proc entry too, so a stale pid file could name one.
+ */
+function isProcess(pid) {
+  try {
+    const tgid = /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return tgid === undefined || Number(tgid) === pid;
+  } catch {
+    return true; // no /proc (not Linux): trust kill(pid, 0)
+  }
+}
+
 /** The kernel's start time of a process (clock ticks since boot), or undefined when it is gone. */
 function startTimeOf(pid) {
   try {
@@ -84,7 +97,7 @@ export function readPid(name) {
   if (!existsSync(file)) return undefined;
   const [pidText, started] = readFileSync(file, "utf8").trim().split(/\s+/);
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isProcess(pid)) return undefined;
   const now = startTimeOf(pid);
   return started === undefined || now === undefined || now === started ? pid : undefined;
 }
