@@ -33,7 +33,8 @@ window.play = () => new Promise((resolve) => {
   hls.attachMedia(video);
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
   hls.loadSource(srcOf(n++));
-  video.requestVideoFrameCallback(() => resolve({ sinceRequest: performance.now() - started, sinceNavigation: performance.now() }));
+  // presentationTime: when the frame went to the compositor (as <reel-player> measures it).
+  video.requestVideoFrameCallback((_now, frame) => resolve({ sinceRequest: frame.presentationTime - started, sinceNavigation: frame.presentationTime }));
 });
 window.first = window.play();
 </script></body></html>`;
@@ -54,7 +55,9 @@ async function openPage(browser: Browser, url: string, ours: boolean): Promise<P
     await page.addInitScript(() => {
       const w = window as unknown as { firstFrames: number[] };
       w.firstFrames = [];
-      document.addEventListener("reel-first-frame", () => w.firstFrames.push(performance.now()));
+      document.addEventListener("reel-first-frame", (event) =>
+        w.firstFrames.push((event as CustomEvent<{ presentedAt: number }>).detail.presentedAt),
+      );
     });
   await page.goto(url);
   return page;
@@ -119,7 +122,11 @@ async function main() {
           new Promise<number>((resolve) => {
             const feed = document.querySelector("reel-feed");
             const started = performance.now();
-            document.addEventListener("reel-first-frame", () => resolve(performance.now() - started), { once: true });
+            document.addEventListener(
+              "reel-first-frame",
+              (event) => resolve((event as CustomEvent<{ presentedAt: number }>).detail.presentedAt - started),
+              { once: true },
+            );
             feed?.next();
           }),
       );

@@ -247,14 +247,15 @@ export class ReelFeedElement extends ElementBase {
       this.#layout(0);
       return;
     }
-    this.#leave();
     clearTimeout(this.#skipTimer);
     const previous = this.#slotOf(this.#index);
+    const leaving = this.#watching;
+    this.#watching = undefined;
+    if (leaving) this.#sampleWatch(leaving, previous);
     this.#index = target;
     delete this.dataset.empty;
     // Start the new item first (it is usually preloaded: playing it is what the viewer waits
-    // for); recycling the other slots comes after.
-    previous?.player.deactivate();
+    // for); reporting the old one and recycling slots come after.
     this.#assign(target);
     const current = this.#slotOf(target);
     if (current) {
@@ -263,6 +264,8 @@ export class ReelFeedElement extends ElementBase {
       current.root.removeAttribute("aria-hidden");
       current.root.inert = false;
     }
+    if (previous !== current) previous?.player.deactivate();
+    if (leaving) this.#report(leaving, previous);
     this.#layout(0);
     for (const slot of this.#slots) {
       if (slot !== current) {
@@ -502,11 +505,16 @@ export class ReelFeedElement extends ElementBase {
     emit<FeedErrorDetail>(this, "reel-feed-error", { code: PlayerErrorCode.FEED_ERROR, message });
   }
 
-  #track(type: TelemetryEventType, extra: { watchMs?: number } = {}): void {
-    const watching = this.#watching;
+  /** One telemetry event about `watching` (default: the current item), as its player sees it now. */
+  #track(
+    type: TelemetryEventType,
+    extra: { watchMs?: number } = {},
+    watching = this.#watching,
+    slot = this.#slotOf(this.#index),
+  ): void {
     const telemetry = this.#telemetry;
     if (watching === undefined || telemetry === undefined) return;
-    const video = this.#slotOf(this.#index)?.player.video;
+    const video = slot?.player.video;
     const duration = video?.duration;
     telemetry.track({
       type,
@@ -518,23 +526,28 @@ export class ReelFeedElement extends ElementBase {
     });
   }
 
-  /** Report the rest of the current item's watch time (a skip if it never completed). */
+  /** Report the current item's remaining watch time and QoE, and stop watching it. */
   #leave(): void {
     const watching = this.#watching;
     if (watching === undefined) return;
-    this.#sampleWatch();
-    const watchMs = Math.round(watching.unreportedMs);
-    if (!watching.completed) this.#track("skip", { watchMs });
-    else if (watchMs > 0) this.#track("watch", { watchMs });
-    const player = this.#slotOf(this.#index)?.player;
-    if (player) emit<QoeDetail>(this, "reel-qoe", { item: watching.item, qoe: { ...player.qoe } });
+    const slot = this.#slotOf(this.#index);
+    this.#sampleWatch(watching, slot);
+    this.#report(watching, slot);
     this.#watching = undefined;
   }
 
+  /** The rest of an item's watch time (a skip if it never completed) and its QoE. */
+  #report(watching: Watching, slot: Slot | undefined): void {
+    const watchMs = Math.round(watching.unreportedMs);
+    if (!watching.completed) this.#track("skip", { watchMs }, watching, slot);
+    else if (watchMs > 0) this.#track("watch", { watchMs }, watching, slot);
+    const player = slot?.player;
+    if (player) emit<QoeDetail>(this, "reel-qoe", { item: watching.item, qoe: { ...player.qoe } });
+  }
+
   /** Add the playback time since the last sample to the unreported watch time. */
-  #sampleWatch(): void {
-    const watching = this.#watching;
-    const video = this.#slotOf(this.#index)?.player.video;
+  #sampleWatch(watching = this.#watching, slot = this.#slotOf(this.#index)): void {
+    const video = slot?.player.video;
     if (watching === undefined || video === undefined) return;
     const time = video.currentTime;
     const delta = time - watching.lastTime;

@@ -18,8 +18,10 @@ const NETWORK_RETRIES = 2;
 
 /** `reel-first-frame`: the first frame after a play request was presented. */
 export interface FirstFrameDetail {
-  /** From the play request (`play()` or `active = true`) to the first presented frame. */
+  /** From the play request (`play()` or `active = true`) to the first frame's presentation time (rVFC). */
   ttffMs: number;
+  /** The frame's presentation time on the page's `performance.now()` clock. */
+  presentedAt: number;
   src: string;
 }
 /** `reel-stall`: playback waited for data, then resumed. */
@@ -134,7 +136,10 @@ const emptyQoe = (): Qoe => ({
 });
 
 const STYLE = `:host{display:block;position:relative;overflow:hidden;background:#000;contain:content}
-video{display:block;width:100%;height:100%;object-fit:var(--reel-object-fit,cover)}
+video,[part=poster]{display:block;width:100%;height:100%;object-fit:var(--reel-object-fit,cover)}
+[part=poster]{position:absolute;inset:0;pointer-events:none}
+[part=poster]:not([src]),:host([data-shown]) [part=poster]{display:none}
+:host(:not([data-active])) video{visibility:hidden}
 [part=error]{position:absolute;inset:0;display:none;place-items:center;padding:1em;color:#fff;font:15px/1.4 system-ui,sans-serif;text-align:center;background:#000c}
 :host([data-state=error]) [part=error]{display:grid}`;
 
@@ -148,6 +153,7 @@ export class ReelPlayerElement extends ElementBase {
 
   #video: HTMLVideoElement | undefined;
   #errorBox: HTMLElement | undefined;
+  #posterImage: HTMLImageElement | undefined;
   #hls: HlsType | undefined;
   /** Bumped whenever the source changes: late async work for an old source is dropped. */
   #generation = 0;
@@ -240,8 +246,8 @@ export class ReelPlayerElement extends ElementBase {
         if (this.#active && value) void this.play();
         break;
       case "poster":
-        if (value) video.poster = value;
-        else video.removeAttribute("poster");
+        if (value) this.#posterImage?.setAttribute("src", value);
+        else this.#posterImage?.removeAttribute("src");
         break;
       case "muted":
         video.muted = value !== null;
@@ -410,6 +416,7 @@ export class ReelPlayerElement extends ElementBase {
   deactivate(): void {
     this.#active = false;
     delete this.dataset.active;
+    delete this.dataset.shown;
     this.#video?.pause();
     this.#endStall();
     if (this.#hls) this.#bufferAhead(PRELOAD_BUFFER_S);
@@ -454,13 +461,20 @@ export class ReelPlayerElement extends ElementBase {
     video.controls = this.hasAttribute("controls");
     const crossOrigin = this.getAttribute("crossorigin");
     if (crossOrigin !== null) video.crossOrigin = crossOrigin;
-    if (this.poster) video.poster = this.poster;
+    // The poster is an image over the video rather than video.poster: an inactive (preloading)
+    // player keeps its video hidden, so the first frame it presents is the one after play().
+    const posterImage = document.createElement("img");
+    posterImage.setAttribute("part", "poster");
+    posterImage.alt = "";
+    posterImage.decoding = "async";
+    if (this.poster) posterImage.src = this.poster;
+    this.#posterImage = posterImage;
     const label = this.getAttribute("label");
     if (label) video.setAttribute("aria-label", label);
     const errorBox = document.createElement("div");
     errorBox.setAttribute("part", "error");
     errorBox.setAttribute("role", "alert");
-    root.append(style, video, errorBox);
+    root.append(style, video, posterImage, errorBox);
     this.#video = video;
     this.#errorBox = errorBox;
     video.addEventListener("loadeddata", () => {
@@ -496,16 +510,19 @@ export class ReelPlayerElement extends ElementBase {
   #watchFirstFrame(generation: number): void {
     const video = this.#video;
     if (video === undefined) return;
-    const done = () => {
+    const done = (presentedAt = performance.now()) => {
       const at = this.#playRequestedAt;
       if (generation !== this.#generation || at === undefined || !this.#active) return;
       this.#playRequestedAt = undefined;
-      const ttffMs = Math.round(performance.now() - at);
+      this.dataset.shown = "";
+      const ttffMs = Math.round(presentedAt - at);
       this.#qoe.ttffMs = ttffMs;
-      emit<FirstFrameDetail>(this, "reel-first-frame", { ttffMs, src: this.src });
+      emit<FirstFrameDetail>(this, "reel-first-frame", { ttffMs, presentedAt, src: this.src });
     };
-    if (typeof video.requestVideoFrameCallback === "function") video.requestVideoFrameCallback(() => done());
-    else video.addEventListener("playing", done, { once: true });
+    // presentationTime: when the frame was handed to the compositor (the callback runs later).
+    if (typeof video.requestVideoFrameCallback === "function")
+      video.requestVideoFrameCallback((_now, frame) => done(frame.presentationTime));
+    else video.addEventListener("playing", () => done(), { once: true });
   }
 
   #endStall(): void {
@@ -562,6 +579,7 @@ export class ReelPlayerElement extends ElementBase {
     this.#qoe = emptyQoe();
     this.#playRequestedAt = undefined;
     delete this.dataset.state;
+    delete this.dataset.shown;
     const video = this.#video;
     if (video !== undefined && (video.getAttribute("src") || video.src)) {
       video.pause();
