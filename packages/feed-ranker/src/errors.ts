@@ -4,6 +4,14 @@ export const FeedRankerErrorCode = {
   INVALID_OPTIONS: "INVALID_OPTIONS",
   /** An argument to a method failed validation. */
   INVALID_INPUT: "INVALID_INPUT",
+  /** A cursor was altered, forged with another secret, or issued to another user. */
+  CURSOR_INVALID: "CURSOR_INVALID",
+  /** A cursor is older than its time to live: start a new feed without a cursor. */
+  CURSOR_EXPIRED: "CURSOR_EXPIRED",
+  /** A state or signals backend (e.g. Redis) failed; the cause is attached. */
+  BACKEND_FAILED: "BACKEND_FAILED",
+  /** An evaluation data file could not be read or parsed. */
+  DATA_INVALID: "DATA_INVALID",
 } as const;
 
 export type FeedRankerErrorCode = (typeof FeedRankerErrorCode)[keyof typeof FeedRankerErrorCode];

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { FeedRankerErrorCode } from "../errors.js";
+import { parseInteractions } from "../eval/data.js";
+import { percentile, userMetrics } from "../eval/metrics.js";
+import { evaluate, reportJson, reportTable } from "../eval/run.js";
+import { randomSplit, temporalSplit } from "../eval/split.js";
+import { tasteData } from "./fixtures.js";
+
+describe("parseInteractions", () => {
+  it("reads RecBole .inter headers and CSV headers", () => {
+    const inter = parseInteractions(
+      "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t4\t100\n2\t11\t3\t200\n",
+      "inter",
+    );
+    expect(inter).toEqual([
+      { userId: "1", itemId: "10", timestamp: 100 },
+      { userId: "2", itemId: "11", timestamp: 200 },
+    ]);
+    const csv = parseInteractions('userId,movieId,rating,timestamp\n"7",42,5,9\n', "csv");
+    expect(csv).toEqual([{ userId: "7", itemId: "42", timestamp: 9 }]);
+  });
+
+  it("rejects a file without user or item columns, or a bad timestamp", () => {
+    expect(() => parseInteractions("a,b\n1,2\n", "csv")).toThrow(
+      expect.objectContaining({ code: FeedRankerErrorCode.DATA_INVALID }),
+    );
+    expect(() => parseInteractions("user,item,timestamp\n1,2,x\n", "csv")).toThrow(
+      expect.objectContaining({ code: FeedRankerErrorCode.DATA_INVALID }),
+    );
+    expect(() => parseInteractions("", "csv")).toThrow(
+      expect.objectContaining({ code: FeedRankerErrorCode.DATA_INVALID }),
+    );
+  });
+});
+
+describe("splits", () => {
+  const rows = Array.from({ length: 40 }, (_, i) => ({ userId: i < 20 ? "a" : "b", itemId: `i${i}`, timestamp: i }));
+
+  it("cuts each user 80/10/10 at random, reproducibly by seed", () => {
+    const s = randomSplit(rows, 7);
+    expect([s.train.length, s.valid.length, s.test.length]).toEqual([32, 4, 4]);
+    expect(s.test.filter((r) => r.userId === "a").length).toBe(2);
+    expect(randomSplit(rows, 7)).toEqual(s);
+    expect(randomSplit(rows, 8).test).not.toEqual(s.test);
+    expect(new Set([...s.train, ...s.valid, ...s.test]).size).toBe(40);
+  });
+
+  it("leaves the last interaction out for test and the one before for validation", () => {
+    const s = temporalSplit(rows);
+    expect(s.test.map((r) => r.itemId).sort()).toEqual(["i19", "i39"]);
+    expect(s.valid.map((r) => r.itemId).sort()).toEqual(["i18", "i38"]);
+  });
+});
+
+describe("metrics", () => {
+  it("computes recall, NDCG, hit and MRR as RecBole does", () => {
+    const m = userMetrics(["x", "a", "y", "b"], new Set(["a", "b", "c"]), 4);
+    expect(m.recall).toBeCloseTo(2 / 3);
+    expect(m.hit).toBe(1);
+    expect(m.mrr).toBeCloseTo(1 / 2);
+    const dcg = 1 / Math.log2(3) + 1 / Math.log2(5);
+    const idcg = 1 + 1 / Math.log2(3) + 1 / Math.log2(4);
+    expect(m.ndcg).toBeCloseTo(dcg / idcg);
+    expect(userMetrics(["x"], new Set(["a"]), 1)).toEqual({ recall: 0, ndcg: 0, hit: 0, mrr: 0 });
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+    expect(percentile([], 99)).toBe(0);
+  });
+});
+
+describe("evaluate", () => {
+  it("ranks the personalised models above popularity on taste-grouped data, with the CLI's JSON shape", async () => {
+    const lines: string[] = [];
+    const report = await evaluate(tasteData(), {
+      k: 5,
+      progress: (l) => lines.push(l),
+      grid: { lambda: [10], dropout: [0], knnNeighbours: [20] },
+    });
+    const ndcg = Object.fromEntries(report.models.map((m) => [m.model, m.metrics.ndcg]));
+    expect(Object.keys(ndcg)).toEqual(["pop", "itemknn", "reelkit"]);
+    expect(ndcg.reelkit).toBeGreaterThan((ndcg.pop as number) + 0.2);
+    expect(ndcg.itemknn).toBeGreaterThan((ndcg.pop as number) + 0.2);
+    expect(lines.some((l) => l.startsWith("reelkit"))).toBe(true);
+    const json = reportJson(report) as { protocol: string; k: number; models: Array<Record<string, unknown>> };
+    expect(json.protocol).toBe("recbole");
+    expect(json.k).toBe(5);
+    expect(Object.keys(json.models[0] as object)).toEqual([
+      "model",
+      "recall@5",
+      "ndcg@5",
+      "hit@5",
+      "mrr@5",
+      "coverage",
+      "p50Ms",
+      "p99Ms",
+    ]);
+    expect(reportTable(report)).toContain("ndcg@5");
+  });
+
+  it("runs the temporal leave-last-out protocol end to end", async () => {
+    const data = tasteData(2, 40);
+    const report = await evaluate(data, {
+      protocol: "temporal",
+      k: 10,
+      grid: { lambda: [10], dropout: [0], knnNeighbours: [10] },
+    });
+    expect(report.protocol).toBe("temporal");
+    expect(report.models.find((m) => m.model === "reelkit")?.metrics.hit).toBeGreaterThan(0);
+  });
+
+  it("rejects an empty data set", async () => {
+    await expect(evaluate([])).rejects.toMatchObject({ code: FeedRankerErrorCode.DATA_INVALID });
+  });
+});
