@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -6,6 +7,22 @@ const port = z.coerce.number().int().min(0).max(65_535);
 export const configSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
+  /** Where uploads, media, the database and the engagement journal live. */
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default(".data")
+    .transform((dir) => resolve(dir)),
+  /** Signs tokens and cursors; generated and kept in DATA_DIR when not given. At least 32 characters. */
+  TOKEN_SECRET: z.string().min(32).optional(),
+  /** x264 preset for transcodes. */
+  TRANSCODE_PRESET: z.enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]).default("veryfast"),
+  /** Largest upload in bytes. */
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 ** 3),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,15 +1,23 @@
+import { mkdir } from "node:fs/promises";
 import { ConfigError, loadConfig } from "./config.js";
+import { jsonLog, startPlatform } from "./platform.js";
 import { createReferenceServer } from "./server.js";
 
 try {
   const config = loadConfig();
-  const app = createReferenceServer();
+  await mkdir(config.DATA_DIR, { recursive: true });
+  const platform = await startPlatform(config);
+  const app = createReferenceServer({ platform });
   const { url } = await app.listen(config.PORT, config.HOST);
-  console.log(`Reelkit reference server (embedded mode) listening on ${url}`);
+  jsonLog("listening", { url, mode: "embedded", dataDir: config.DATA_DIR });
+  console.log(`Reelkit reference server (embedded mode) on ${url} — data in ${config.DATA_DIR}`);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      console.log(`${signal}: closing`);
-      void app.close().then(() => process.exit(0));
+      jsonLog("closing", { signal });
+      void app
+        .close()
+        .then(() => platform.close())
+        .then(() => process.exit(0));
     });
   }
 } catch (error) {

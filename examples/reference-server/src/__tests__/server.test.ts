@@ -21,8 +21,8 @@ describe("health", () => {
     for (const p of body.packages) expect(p.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it("serves the health page listing the packages", async () => {
-    const res = await fetch(`${base}/`);
+  it("serves the status page listing the packages", async () => {
+    const res = await fetch(`${base}/status`);
     expect(res.headers.get("content-type")).toContain("text/html");
     const html = await res.text();
     for (const name of packageNames) expect(html).toContain(`<code>${name}</code>`);
@@ -33,12 +33,15 @@ describe("health", () => {
     const res = await fetch(`${base}/healthz`, { method: "POST" });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, HEAD");
+    // Without a platform the API answers 503 rather than pretending.
+    expect((await fetch(`${base}/feed`)).status).toBe(503);
   });
 });
 
 describe("loadConfig", () => {
-  it("defaults to 127.0.0.1:3000", () => {
-    expect(loadConfig({})).toEqual({ PORT: 3000, HOST: "127.0.0.1" });
+  it("defaults to 127.0.0.1:3000 with data in ./.data", () => {
+    expect(loadConfig({})).toMatchObject({ PORT: 3000, HOST: "127.0.0.1", TRANSCODE_PRESET: "veryfast" });
+    expect(loadConfig({}).DATA_DIR).toMatch(/\.data$/);
   });
 
   it("rejects a port that is not a port", () => {

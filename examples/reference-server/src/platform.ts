@@ -1,0 +1,199 @@
+// The composition root of embedded mode: one process holding the database, the tus endpoint, the
+// transcode queue and worker, and engagement. It adapts one package's output to the next one's
+// input: upload.completed → transcode job → moderation → published (or failed).
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createEngagement, type Engagement } from "@reelkit/engagement";
+import { createMemoryJobQueue, type JobQueue, processTranscodes, type Worker } from "@reelkit/transcode";
+import { createFileStore, createUploadServer, type UploadServer, type UploadStore } from "@reelkit/upload";
+import { createTokens, demoUsers, type Tokens } from "./auth.js";
+import type { Config } from "./config.js";
+import { type Database, openDatabase, type Video } from "./db.js";
+
+export interface Metrics {
+  inc(name: string, labels?: Record<string, string>, by?: number): void;
+  render(): string;
+}
+
+function createMetrics(): Metrics {
+  const values = new Map<string, number>();
+  const key = (name: string, labels: Record<string, string>) => {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
+    return parts.length === 0 ? name : `${name}{${parts.join(",")}}`;
+  };
+  return {
+    inc(name, labels = {}, by = 1) {
+      const k = key(name, labels);
+      values.set(k, (values.get(k) ?? 0) + by);
+    },
+    render() {
+      const names = new Set([...values.keys()].map((k) => k.split("{")[0] ?? k));
+      const lines: string[] = [];
+      for (const name of [...names].sort()) {
+        lines.push(`# TYPE ${name} counter`);
+        for (const [k, v] of values) if ((k.split("{")[0] ?? k) === name) lines.push(`${k} ${v}`);
+      }
+      return `${lines.join("\n")}\n`;
+    },
+  };
+}
+
+export interface Platform {
+  config: Config;
+  db: Database;
+  tokens: Tokens;
+  uploads: UploadServer;
+  uploadStore: UploadStore;
+  queue: JobQueue;
+  engagement: Engagement;
+  metrics: Metrics;
+  mediaDir: string;
+  /** Whether a video's media may be served to anyone. */
+  isPublic(videoId: string): Promise<boolean>;
+  /** Resolves when a video leaves the pipeline (published, limited, held, rejected or failed). */
+  settled(videoId: string): Promise<Video>;
+  close(): Promise<void>;
+}
+
+type Log = (message: string, fields?: Record<string, unknown>) => void;
+
+/** A structured log line on stdout (JSON), one per event worth knowing. */
+export const jsonLog: Log = (message, fields = {}) => {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message, ...fields })}\n`);
+};
+
+async function secretFor(config: Config): Promise<string> {
+  if (config.TOKEN_SECRET !== undefined) return config.TOKEN_SECRET;
+  const file = join(config.DATA_DIR, "token-secret");
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const secret = randomBytes(32).toString("base64url");
+  await writeFile(file, secret, { mode: 0o600, flag: "wx" }).catch(() => {});
+  return (await readFile(file, "utf8")).trim();
+}
+
+const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
+
+export async function startPlatform(config: Config, log: Log = jsonLog): Promise<Platform> {
+  const mediaDir = join(config.DATA_DIR, "media");
+  const uploadDir = join(config.DATA_DIR, "uploads");
+  await mkdir(mediaDir, { recursive: true });
+  await mkdir(uploadDir, { recursive: true });
+  const tokens = createTokens(await secretFor(config));
+  const db = await openDatabase(join(config.DATA_DIR, "db"));
+  for (const user of demoUsers) await db.upsertUser(user);
+  const engagement = await createEngagement({ journal: { path: join(config.DATA_DIR, "engagement.jsonl") } });
+  const metrics = createMetrics();
+  const waiters = new Map<string, Array<(video: Video) => void>>();
+
+  const settle = async (videoId: string) => {
+    const video = await db.getVideo(videoId);
+    if (video === undefined || !FINAL_STATUSES.has(video.status)) return;
+    for (const resolve of waiters.get(videoId) ?? []) resolve(video);
+    waiters.delete(videoId);
+  };
+
+  const queue = createMemoryJobQueue();
+  const startTranscode = async (videoId: string) => {
+    await db.setStatus(videoId, "transcoding");
+    await queue.enqueue({
+      id: videoId,
+      input: join(uploadDir, videoId),
+      outDir: join(mediaDir, videoId),
+      options: { force: true, preset: config.TRANSCODE_PRESET },
+    });
+  };
+  queue.on("completed", ({ id, result }) => {
+    void (async () => {
+      const video = await db.getVideo(id);
+      if (video === undefined) return;
+      const durationMs = (result as { durationMs?: number } | undefined)?.durationMs;
+      // Moderation comes here once @reelkit/moderation's checks are wired in: allow for now.
+      await db.setStatus(id, "published", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
+      await engagement.registerVideo({
+        videoId: id,
+        creatorId: video.ownerId,
+        ...(durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {}),
+      });
+      metrics.inc("reelkit_transcodes_total", { result: "completed" });
+      log("video published", { videoId: id });
+      await settle(id);
+    })().catch((error: unknown) => log("publishing failed", { videoId: id, error: String(error) }));
+  });
+  queue.on("dead", ({ id, error }) => {
+    void (async () => {
+      await db.setStatus(id, "failed", { error: `${error.code}: ${error.message}` });
+      metrics.inc("reelkit_transcodes_total", { result: "failed" });
+      log("transcode failed", { videoId: id, code: error.code, error: error.message });
+      await settle(id);
+    })();
+  });
+  const worker: Worker = processTranscodes(queue, { concurrency: 1, closeTimeoutMs: 2000 });
+
+  const uploadStore = createFileStore({ dir: uploadDir });
+  const uploads = createUploadServer({
+    store: uploadStore,
+    path: "/uploads/",
+    maxSize: config.MAX_UPLOAD_BYTES,
+    tempDir: join(config.DATA_DIR, "tmp"),
+    onUploadFinish: async ({ id, info }) => {
+      const ownerId = info.metadata.owner;
+      if (!ownerId) return; // not created through our endpoint
+      const title = (info.metadata.title ?? info.metadata.filename ?? "Untitled").slice(0, 200);
+      await db.createVideo({ id, ownerId, title, status: "uploaded" });
+      metrics.inc("reelkit_uploads_completed_total");
+      log("upload completed", { videoId: id, ownerId, bytes: info.length });
+      await startTranscode(id);
+    },
+  });
+  await mkdir(join(config.DATA_DIR, "tmp"), { recursive: true });
+
+  // Restart: re-run transcodes that were running, and pick up uploads that completed just before
+  // a crash (their video row was never written). Nothing is duplicated: ids are the upload ids.
+  for (const video of await db.byStatus(["uploaded", "transcoding"])) {
+    log("resuming transcode", { videoId: video.id });
+    await startTranscode(video.id);
+  }
+  for await (const info of uploadStore.list()) {
+    const complete = info.length !== undefined && info.offset === info.length && info.concat?.type !== "partial";
+    if (!complete || !info.metadata.owner || (await db.getVideo(info.id)) !== undefined) continue;
+    const title = (info.metadata.title ?? info.metadata.filename ?? "Untitled").slice(0, 200);
+    await db.createVideo({ id: info.id, ownerId: info.metadata.owner, title, status: "uploaded" });
+    log("recovered completed upload", { videoId: info.id });
+    await startTranscode(info.id);
+  }
+  const sweep = setInterval(() => void uploads.sweep().catch(() => {}), 10 * 60 * 1000);
+  sweep.unref();
+
+  return {
+    config,
+    db,
+    tokens,
+    uploads,
+    uploadStore,
+    queue,
+    engagement,
+    metrics,
+    mediaDir,
+    async isPublic(videoId) {
+      const video = await db.getVideo(videoId);
+      return video !== undefined && (video.status === "published" || video.status === "limited");
+    },
+    settled(videoId) {
+      return new Promise((resolve) => {
+        const list = waiters.get(videoId) ?? [];
+        list.push(resolve);
+        waiters.set(videoId, list);
+        void settle(videoId);
+      });
+    },
+    async close() {
+      clearInterval(sweep);
+      await uploads.close();
+      await worker.close({ timeoutMs: 2000 });
+      await engagement.close();
+      await db.close();
+    },
+  };
+}
