@@ -540,6 +540,23 @@ describe("upload client", () => {
       expect(() => createUploadClient(options as UploadClientOptions), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: "INVALID_OPTIONS" }),
       );
+    // In a page, a relative endpoint resolves against the page's address.
+    const page = globalThis as { location?: unknown };
+    page.location = { href: "http://127.0.0.1:9/app/page" };
+    try {
+      let asked = "";
+      const relative = createUploadClient({
+        endpoint: "/files/",
+        fetch: async (url) => {
+          asked = String(url);
+          return new Response(null, { status: 204, headers: { "Tus-Resumable": "1.0.0", "Tus-Version": "1.0.0" } });
+        },
+      });
+      await relative.capabilities();
+      expect(asked).toBe("http://127.0.0.1:9/files/");
+    } finally {
+      delete page.location;
+    }
     const c = createUploadClient({ endpoint: "http://127.0.0.1:9/files/" });
     for (const source of [null, "a string", { size: -1, slice: () => {} }, { size: 3 }])
       expect(() => c.upload(source as never)).toThrow(expect.objectContaining({ code: "INVALID_INPUT" }));

@@ -153,20 +153,36 @@ export interface UploadClient {
   capabilities(signal?: AbortSignal): Promise<ServerCapabilities>;
 }
 
+/** The page's address in a browser; undefined elsewhere (Node needs absolute endpoints). */
+const pageAddress = (): string | undefined => {
+  const location = (globalThis as { location?: { href?: unknown } }).location;
+  return typeof location?.href === "string" ? location.href : undefined;
+};
+
 const headersSchema = z.union([
   z.record(z.string(), z.string()),
   z.custom<() => Record<string, string>>((v) => typeof v === "function", "headers must be a record or a function"),
 ]);
 
 const optionsSchema = z.object({
-  endpoint: z.string().refine((v) => {
-    try {
-      const url = new URL(v);
-      return url.protocol === "http:" || url.protocol === "https:";
-    } catch {
-      return false;
-    }
-  }, "endpoint must be an absolute http(s) URL"),
+  // In a browser a relative endpoint ("/uploads/") is resolved against the page's address.
+  endpoint: z
+    .string()
+    .transform((v) => {
+      try {
+        return new URL(v, pageAddress()).href;
+      } catch {
+        return v;
+      }
+    })
+    .refine((v) => {
+      try {
+        const url = new URL(v);
+        return url.protocol === "http:" || url.protocol === "https:";
+      } catch {
+        return false;
+      }
+    }, "endpoint must be an http(s) URL (relative URLs only in a page)"),
   headers: headersSchema.optional(),
   chunkSize: z
     .number()
