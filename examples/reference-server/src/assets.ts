@@ -1,5 +1,6 @@
 // Browser bundles built once (esbuild, in memory) from the workspace packages: the player with
 // hls.js, and the upload client. What a team would ship from its own build.
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const entries = {
@@ -19,7 +20,7 @@ export function asset(name: AssetName): Promise<string> {
   let text = built.get(name);
   if (text === undefined) {
     text = build({
-      stdin: { contents: entries[name], resolveDir: import.meta.dirname, loader: "js" },
+      stdin: { contents: entries[name], resolveDir: fileURLToPath(new URL(".", import.meta.url)), loader: "js" },
       bundle: true,
       minify: true,
       format: "esm",

@@ -93,7 +93,6 @@ ${nav}
 </main>
 <script type="module">
 ${signInScript}
-const { createUploadClient } = await import("/assets/upload.js");
 const status = document.getElementById("status");
 const progress = document.getElementById("progress");
 const fileInput = document.getElementById("file");
@@ -108,6 +107,7 @@ document.getElementById("form").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!token()) { status.textContent = "Sign in first."; return; }
   if (!chosen) { status.textContent = "Choose a video first."; return; }
+  const { createUploadClient } = await import("/assets/upload.js");
   const client = createUploadClient({ endpoint: "/uploads/", headers: () => ({ Authorization: "Bearer " + token() }), parallel: 2 });
   const handle = client.upload(chosen, { metadata: { title: document.getElementById("title").value, filename: chosen.name } });
   handle.on("progress", ({ bytesUploaded, bytesTotal }) => { progress.value = bytesTotal ? bytesUploaded / bytesTotal : 0; status.textContent = "Uploading… " + Math.round(100 * progress.value) + " %"; });
@@ -130,6 +130,8 @@ document.getElementById("form").addEventListener("submit", async (event) => {
     status.textContent = "Upload failed: " + (error.code ?? "") + " " + error.message;
   }
 });
+document.body.dataset.ready = "";
+import("/assets/upload.js"); // warm the client while the viewer picks a file
 </script>
 </body>
 </html>

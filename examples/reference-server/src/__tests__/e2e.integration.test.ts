@@ -1,0 +1,111 @@
+// The platform in headless Chromium: a creator signs in on the upload page and uploads a real
+// clip (our resumable client), sees it process and publish; a viewer finds it in the feed page,
+// watches and likes it; the video's counts show the view and the like.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type {} from "@reelkit/player"; // the <reel-feed> element type in page.evaluate
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumArgs, chromiumPath } from "../../../../test/browser.js";
+import { loadConfig } from "../config.js";
+import { type Platform, startPlatform } from "../platform.js";
+import { createReferenceServer, type ReferenceServer } from "../server.js";
+
+let root: string;
+let clipPath: string;
+let app: ReferenceServer;
+let platform: Platform;
+let base: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "reelkit-e2e-"));
+  clipPath = join(root, "my-clip.mp4");
+  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
+    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=360x640:rate=30"],
+    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4"],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clipPath],
+  ]);
+  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
+  app = createReferenceServer({ platform });
+  base = (await app.listen(0, "127.0.0.1")).url;
+  browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: chromiumArgs });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await platform?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("reference server in Chromium", () => {
+  it("a creator uploads a clip, a viewer watches and likes it, the counts show it", async () => {
+    const errors: string[] = [];
+    const creator = await browser.newPage();
+    creator.on("pageerror", (error) => errors.push(String(error)));
+    await creator.goto(`${base}/upload`);
+    await creator.waitForSelector("body[data-ready]");
+    await creator.click("#sign-in");
+    await creator.waitForSelector("#who:has-text('Cai Creator')");
+    await creator.waitForSelector("body[data-ready]");
+    await creator.fill("#title", "Hello from the e2e test");
+    await creator.setInputFiles("#file", clipPath);
+    await creator.click("#send");
+    await creator.waitForSelector("#status[data-state=published]", { timeout: 90_000 });
+    const videos = await creator.evaluate(async () => {
+      const res = await fetch("/me/videos", {
+        headers: { Authorization: `Bearer ${localStorage.getItem("reelkit:token")}` },
+      });
+      return ((await res.json()) as { videos: Array<{ id: string; title: string; status: string }> }).videos;
+    });
+    expect(videos).toEqual([expect.objectContaining({ title: "Hello from the e2e test", status: "published" })]);
+    const videoId = videos[0]?.id ?? "";
+    await creator.close();
+
+    const viewer = await browser.newPage({ viewport: { width: 400, height: 800 } });
+    viewer.on("pageerror", (error) => errors.push(String(error)));
+    await viewer.goto(`${base}/`);
+    await viewer.evaluate(async () => {
+      const res = await fetch("/auth/sign-in", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "viewer" }),
+      });
+      const body = (await res.json()) as { token: string; user: unknown };
+      localStorage.setItem("reelkit:token", body.token);
+      localStorage.setItem("reelkit:user", JSON.stringify(body.user));
+    });
+    await viewer.reload();
+    // The clip plays in the feed.
+    await viewer.waitForFunction(
+      (id) => {
+        const feed = document.querySelector("reel-feed");
+        const current = [...(feed?.shadowRoot?.querySelectorAll("reel-player") ?? [])].find(
+          (p) => p.dataset.active !== undefined,
+        );
+        return feed?.current?.id === id && (current?.video?.currentTime ?? 0) > 3.2;
+      },
+      videoId,
+      { timeout: 30_000 },
+    );
+    // Double tap likes it; then the telemetry is sent.
+    await viewer.mouse.click(200, 400);
+    await viewer.mouse.click(200, 400);
+    await viewer.waitForTimeout(400);
+    await viewer.evaluate(() => document.querySelector("reel-feed")?.telemetry?.flush());
+    await expect
+      .poll(
+        async () => {
+          const res = await fetch(`${base}/videos/${videoId}`);
+          return ((await res.json()) as { counts: { views: number; likes: number } }).counts;
+        },
+        { timeout: 15_000 },
+      )
+      .toMatchObject({ views: 1, likes: 1 });
+    expect(errors).toEqual([]);
+  }, 180_000);
+});
