@@ -28,6 +28,12 @@ export const ModerationErrorCode = {
   DECODE_FAILED: "DECODE_FAILED",
   /** Video hashing: the caller's `signal` aborted it; ffmpeg was stopped. */
   ABORTED: "ABORTED",
+  /** Moderation: a check threw or returned malformed signals (recorded in the decision's `failures`, not thrown). */
+  CHECK_FAILED: "CHECK_FAILED",
+  /** Moderation: a check did not answer within its timeout (recorded in the decision's `failures`). */
+  CHECK_TIMEOUT: "CHECK_TIMEOUT",
+  /** HTTP classifier: the service answered with an error status or a body that is not the expected JSON. */
+  CLASSIFIER_FAILED: "CLASSIFIER_FAILED",
 } as const;
 
 export type ModerationErrorCode = (typeof ModerationErrorCode)[keyof typeof ModerationErrorCode];

@@ -1,4 +1,48 @@
+export { type AccountCheckOptions, createAccountCheck } from "./checks/account.js";
+export {
+  type BehaviourCheckOptions,
+  type BurstDetector,
+  type BurstDetectorOptions,
+  type BurstResult,
+  burstScore,
+  createBehaviourCheck,
+  createBurstDetector,
+  type EngagementEvent,
+} from "./checks/behaviour.js";
+export {
+  createHttpClassifierCheck,
+  type HttpClassifierCheck,
+  type HttpClassifierOptions,
+  openAiCategoryMap,
+  parseOpenAiModeration,
+} from "./checks/classifier.js";
+export { bankMatchScore, createMediaMatchCheck, type KnownVideo, type MediaMatchCheckOptions } from "./checks/media.js";
+export { createReportCheck, type ReportCheckOptions } from "./checks/reports.js";
+export { createSpamCheck, floodScore, type SpamCheckOptions } from "./checks/spam.js";
+export { createTextCheck, type TextCheckOptions } from "./checks/text.js";
 export { isModerationError, ModerationError, ModerationErrorCode } from "./errors.js";
+export {
+  type AccountSignals,
+  accountOf,
+  type CheckContext,
+  type CheckSignal,
+  type CommentInput,
+  createModeration,
+  type EngagementInput,
+  type FrameHash,
+  type Moderation,
+  type ModerationCheck,
+  type ModerationDecision,
+  type ModerationEvents,
+  type ModerationListener,
+  type ModerationOptions,
+  type MomentInputs,
+  type PublishInput,
+  type ReportInput,
+  type SourceSignals,
+  type TranscodedInput,
+  textsOf,
+} from "./moderation.js";
 export {
   type HashBank,
   type HashBankEntry,
@@ -34,6 +78,24 @@ export {
   pdqHashDihedral,
   pdqMatch,
 } from "./pdq/pdq.js";
+export {
+  type CategoryThresholds,
+  type CheckFailure,
+  categorySchema,
+  createPolicy,
+  decisionFor,
+  defaultCategoryThresholds,
+  defaultThresholds,
+  type FailMode,
+  type Moment,
+  mostSevere,
+  type Policy,
+  type PolicyInput,
+  type PolicyOptions,
+  type PolicyResult,
+  reasonCodeSchema,
+  type Signal,
+} from "./policy/policy.js";
 export { createMemoryReviewStore } from "./queue/memory-store.js";
 export { defaultPriority, type PriorityFunction, type PriorityInput } from "./queue/priority.js";
 export {
@@ -70,6 +132,27 @@ export {
   type SubjectKind,
   severityLevels,
 } from "./queue/types.js";
+export { defaultTermLists } from "./text/default-terms.js";
+export { normalizeText, normalizeWords } from "./text/normalize.js";
+export {
+  type DuplicateHit,
+  DuplicateWindow,
+  type DuplicateWindowOptions,
+  domainMatches,
+  extractLinks,
+  extractTags,
+  type FoundLink,
+  minHash,
+  minHashSimilarity,
+} from "./text/spam.js";
+export {
+  createTermMatcher,
+  type TermCategory,
+  type TermEntry,
+  type TermLists,
+  type TermMatch,
+  type TermMatcher,
+} from "./text/terms.js";
 export {
   dedupeFrames,
   formatVpdq,

@@ -1,0 +1,117 @@
+import type { TermLists } from "./terms.js";
+
+/**
+ * A small English starting list per category: enough to be useful and to show the allowlists at
+ * work, not a complete lexicon. Replace or extend it (`{ ...defaultTermLists, mine: {...} }`) with
+ * lists for your languages and community. Words that are only bad in context ("chink in the armour",
+ * "cum laude") are left out on purpose: a term list cannot read context, a classifier can.
+ */
+export const defaultTermLists: TermLists = {
+  profanity: {
+    terms: [
+      "fuck*",
+      "*motherfuck*",
+      "shit",
+      "shits",
+      "shitty",
+      "shithead*",
+      "bullshit*",
+      "bitch*",
+      "cunt*",
+      "asshole*",
+      "ass",
+      "asses",
+      "dick",
+      "dicks",
+      "dickhead*",
+      "bastard*",
+      "wank*",
+      "twat*",
+      "prick",
+      "pricks",
+    ],
+    allow: ["wankel*"],
+  },
+  sexual: {
+    terms: [
+      { term: "porn*", score: 0.7 },
+      { term: "*cock*", score: 0.6 },
+      { term: "cum", score: 0.6 },
+      { term: "cumshot*", score: 0.8 },
+      { term: "tits", score: 0.6 },
+      { term: "titties", score: 0.6 },
+      { term: "blowjob*", score: 0.8 },
+      { term: "handjob*", score: 0.8 },
+      { term: "dildo*", score: 0.7 },
+      { term: "hentai", score: 0.7 },
+      { term: "send nudes", score: 0.8 },
+    ],
+    allow: [
+      "cocktail*",
+      "peacock*",
+      "hancock*",
+      "hitchcock*",
+      "cockpit*",
+      "cockroach*",
+      "cockatoo*",
+      "cockatiel*",
+      "cockney*",
+      "cockle*",
+      "cocker*",
+      "shuttlecock*",
+      "woodcock*",
+      "babcock*",
+      "gamecock*",
+      "stopcock*",
+      "weathercock*",
+    ],
+  },
+  hate: {
+    terms: [
+      { term: "nigger*", score: 0.9 },
+      { term: "nigga*", score: 0.9 },
+      { term: "faggot*", score: 0.9 },
+      { term: "fag", score: 0.8 },
+      { term: "fags", score: 0.8 },
+      { term: "kike*", score: 0.9 },
+      { term: "spic", score: 0.8 },
+      { term: "spics", score: 0.8 },
+      { term: "wetback*", score: 0.9 },
+      { term: "raghead*", score: 0.9 },
+      { term: "towelhead*", score: 0.9 },
+      { term: "tranny", score: 0.8 },
+      { term: "trannies", score: 0.8 },
+      { term: "retard", score: 0.6 },
+      { term: "retards", score: 0.6 },
+      { term: "retarded", score: 0.6 },
+    ],
+    allow: ["niggard*"],
+  },
+  harassment: {
+    terms: [
+      { term: "kill yourself", score: 0.85 },
+      { term: "kill urself", score: 0.85 },
+      { term: "kys", score: 0.8 },
+      { term: "neck yourself", score: 0.85 },
+      { term: "hope you die", score: 0.8 },
+      { term: "you should die", score: 0.8 },
+    ],
+  },
+  violence: {
+    terms: [
+      { term: "i will kill you", score: 0.8 },
+      { term: "gonna kill you", score: 0.8 },
+      { term: "going to kill you", score: 0.8 },
+      { term: "shoot up the school", score: 0.9 },
+    ],
+  },
+  self_harm: {
+    terms: [
+      { term: "kill myself", score: 0.7 },
+      { term: "end my life", score: 0.7 },
+      { term: "want to die", score: 0.6 },
+      { term: "cut myself", score: 0.6 },
+      { term: "suicidal", score: 0.5 },
+    ],
+  },
+};
