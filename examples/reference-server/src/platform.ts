@@ -6,11 +6,19 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createEngagement, type Engagement } from "@reelkit/engagement";
+import {
+  createModeration,
+  createReviewQueue,
+  createSpamCheck,
+  createTextCheck,
+  type Moderation,
+  type ReviewQueue,
+} from "@reelkit/moderation";
 import { createMemoryJobQueue, type JobQueue, processTranscodes, type Worker } from "@reelkit/transcode";
 import { createFileStore, createUploadServer, type UploadServer, type UploadStore } from "@reelkit/upload";
 import { createTokens, demoUsers, type Tokens } from "./auth.js";
 import type { Config } from "./config.js";
-import { type Database, openDatabase, type Video } from "./db.js";
+import { type Database, openDatabase, type Video, type VideoStatus } from "./db.js";
 
 export interface Metrics {
   inc(name: string, labels?: Record<string, string>, by?: number): void;
@@ -48,6 +56,9 @@ export interface Platform {
   uploadStore: UploadStore;
   queue: JobQueue;
   engagement: Engagement;
+  moderation: Moderation;
+  /** Held and blocked videos wait here for a moderator. */
+  reviews: ReviewQueue;
   metrics: Metrics;
   mediaDir: string;
   /** Whether a video's media may be served to anyone. */
@@ -85,6 +96,16 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
   for (const user of demoUsers) await db.upsertUser(user);
   const engagement = await createEngagement({ journal: { path: join(config.DATA_DIR, "engagement.jsonl") } });
   const metrics = createMetrics();
+  // Before publishing: the title through the text and spam checks; held and blocked videos go to
+  // the review queue for a human (the moderator dashboard is still to come).
+  const moderation = createModeration({ checks: [createTextCheck(), createSpamCheck()] });
+  const reviews = createReviewQueue();
+  const statusOf: Record<string, VideoStatus> = {
+    allow: "published",
+    limit: "limited",
+    hold: "held",
+    block: "rejected",
+  };
   const waiters = new Map<string, Array<(video: Video) => void>>();
 
   const settle = async (videoId: string) => {
@@ -109,15 +130,24 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
       const video = await db.getVideo(id);
       if (video === undefined) return;
       const durationMs = (result as { durationMs?: number } | undefined)?.durationMs;
-      // Moderation comes here once @reelkit/moderation's checks are wired in: allow for now.
-      await db.setStatus(id, "published", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
+      await db.setStatus(id, "moderation", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
+      const decision = await moderation.beforePublish({ id, uploader: { id: video.ownerId }, title: video.title });
+      const status = statusOf[decision.decision] ?? "held";
+      if (decision.decision === "hold" || decision.decision === "block")
+        await reviews.enqueue({
+          subject: { kind: "video", id },
+          reasons: decision.reasonCodes.length > 0 ? decision.reasonCodes.slice(0, 32) : ["policy"],
+          severity: decision.decision === "block" ? "high" : "medium",
+        });
+      await db.setStatus(id, status, decision.reasonCodes.length > 0 ? { error: decision.reasonCodes.join(", ") } : {});
+      metrics.inc("reelkit_moderation_decisions_total", { decision: decision.decision });
       await engagement.registerVideo({
         videoId: id,
         creatorId: video.ownerId,
         ...(durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {}),
       });
       metrics.inc("reelkit_transcodes_total", { result: "completed" });
-      log("video published", { videoId: id });
+      log("video moderated", { videoId: id, decision: decision.decision, reasons: decision.reasonCodes });
       await settle(id);
     })().catch((error: unknown) => log("publishing failed", { videoId: id, error: String(error) }));
   });
@@ -151,7 +181,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
 
   // Restart: re-run transcodes that were running, and pick up uploads that completed just before
   // a crash (their video row was never written). Nothing is duplicated: ids are the upload ids.
-  for (const video of await db.byStatus(["uploaded", "transcoding"])) {
+  for (const video of await db.byStatus(["uploaded", "transcoding", "moderation"])) {
     log("resuming transcode", { videoId: video.id });
     await startTranscode(video.id);
   }
@@ -174,6 +204,8 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     uploadStore,
     queue,
     engagement,
+    moderation,
+    reviews,
     metrics,
     mediaDir,
     async isPublic(videoId) {

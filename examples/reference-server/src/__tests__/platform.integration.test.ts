@@ -145,6 +145,22 @@ describe("reference server, embedded mode", () => {
     expect(video.counts).toMatchObject({ views: 1, likes: 1, completions: 1, impressions: 1, watchMs: 3000 });
   });
 
+  it("moderates titles before publishing: profanity limits reach (published, kept out of the feed)", async () => {
+    const creator = await signIn("creator");
+    const client = createUploadClient({ endpoint: `${base}/uploads/`, headers: bearer(creator) });
+    const done = await client.upload(new Uint8Array(clip), {
+      metadata: { title: "what a load of bullsh1t", filename: "clip.mp4" },
+      fingerprint: false,
+    }).done;
+    const id = done.url.split("/").pop() ?? "";
+    const video = (await waitForStatus(id, creator)) as { status: string; error: string | null };
+    expect(video.status).toBe("limited");
+    expect(video.error).toContain("profanity");
+    const feed = (await (await fetch(`${base}/feed?limit=50`)).json()) as { items: Array<{ id: string }> };
+    expect(feed.items.map((i) => i.id)).not.toContain(id);
+    expect((await fetch(`${base}/media/${id}/master.m3u8`)).status).toBe(200);
+  }, 120_000);
+
   it("refuses what it must: missing or forged tokens, wrong roles, other users' uploads, bad bodies", async () => {
     const viewer = await signIn("viewer");
     const creator = await signIn("creator");
