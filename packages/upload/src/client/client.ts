@@ -439,6 +439,7 @@ class UploadJob {
   private createdAt = Date.now();
   private checksum: "sha256" | "sha1" | undefined;
   private reported = -1;
+  private startEmitted = false;
   /** Bytes the server already had for the stored parts (their first HEAD). */
   private resumedBytes = 0;
   /** Serialises writes to the fingerprint store. */
@@ -479,6 +480,7 @@ class UploadJob {
       started++;
       if (started === this.parts.length) {
         this.o.emit("start", { parts: this.parts.length, resumedBytes: this.resumedBytes, bytesTotal: source.size });
+        this.startEmitted = true;
         this.progress();
       }
     };
@@ -523,6 +525,8 @@ class UploadJob {
   }
 
   private progress() {
+    // "start" comes first, even when one part is already sending while another is being created.
+    if (!this.startEmitted) return;
     const bytesUploaded = this.acknowledged();
     if (bytesUploaded === this.reported) return;
     this.reported = bytesUploaded;
