@@ -31,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChecksumAlgorithm, createHasher } from "../checksum.js";
 import { createUploadServer, type UploadServer, type UploadServerEvent } from "../server.js";
+import { createFileStore } from "../stores/file.js";
 
 const SEED = Number(process.env.UPLOAD_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const CONCURRENCY = Math.max(1, Number(process.env.UPLOAD_FUZZ_CONCURRENCY ?? 8));
@@ -359,7 +360,7 @@ async function snapshot(uploads: Protected[]): Promise<Snapshot> {
   const files = new Map<string, { size: number; sha256: string }>();
   const ids = new Set(uploads.map((u) => u.id));
   for (const name of await readdir(dir)) {
-    if (!ids.has(name.replace(/\.json$/, ""))) continue;
+    if (!ids.has(name.replace(/\.(json|offsets)$/, ""))) continue;
     const data = await readFile(join(dir, name));
     files.set(name, { size: data.length, sha256: sha256(data) });
   }
@@ -1030,13 +1031,12 @@ describe(`tus server fuzzing (seed ${SEED})`, () => {
     // Every upload left (fresh ones included) holds exactly its recorded offset; no temp files.
     const names = await readdir(dir);
     for (const name of names)
-      expect(name, `stray file in the store ${seed}`).toMatch(/^[A-Za-z0-9_-]{16,64}(\.json)?$/);
+      expect(name, `stray file in the store ${seed}`).toMatch(/^[A-Za-z0-9_-]{16,64}(\.json|\.offsets)?$/);
+    // The store's own view (sidecar + offset journal), as a restarted server would read it.
+    const reader = createFileStore({ dir });
     for (const name of names.filter((n) => n.endsWith(".json"))) {
-      const info = JSON.parse(await readFile(join(dir, name), "utf8")) as {
-        id: string;
-        offset: number;
-        length?: number;
-      };
+      const info = await reader.info(name.slice(0, -".json".length));
+      if (info === undefined) throw new Error(`unreadable upload ${name} ${seed}`);
       const size = (await stat(join(dir, info.id))).size;
       expect(size, `data file of ${info.id} vs its offset ${seed}`).toBe(info.offset);
       if (info.length !== undefined) expect(info.offset).toBeLessThanOrEqual(info.length);

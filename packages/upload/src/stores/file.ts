@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
+import { createCrc32 } from "../checksum.js";
 import { UploadError, UploadErrorCode } from "../errors.js";
 import type {
   AppendOptions,
@@ -19,14 +20,21 @@ import { isValidUploadId } from "../store.js";
 import { parseWith } from "../validate.js";
 
 export interface FileStoreOptions {
-  /** Directory holding `<id>` (the bytes) and `<id>.json` (the sidecar). Created if missing. */
+  /** Directory holding `<id>` (the bytes), `<id>.json` (the sidecar) and `<id>.offsets` (the offset journal). Created if missing. */
   dir: string;
+  /** Journal records per upload before an append rewrites the sidecar instead. @default 4096 */
+  journalRecords?: number | undefined;
 }
 
-const optionsSchema = z.object({ dir: z.string().min(1) });
+const optionsSchema = z.object({
+  dir: z.string().min(1),
+  journalRecords: z.number().int().min(1).max(1_000_000).default(4096),
+});
 
 const sidecarSchema = z.object({
   id: z.string(),
+  /** Generation: journal records of other generations are stale. */
+  gen: z.number().int().min(0).optional(),
   offset: z.number().int().min(0),
   length: z.number().int().min(0).optional(),
   metadata: z.record(z.string(), z.string().nullable()),
@@ -41,17 +49,60 @@ const sidecarSchema = z.object({
     .optional(),
 });
 
+/**
+ * The offset journal `<id>.offsets`: fixed 24-byte records appended (and fdatasynced) after each
+ * append, instead of rewriting the sidecar (temp file, fsync, rename, directory fsync) every time:
+ * [offset f64][expiresAt f64, -1 = none][generation u32][CRC-32 of the first 20 bytes u32].
+ */
+const JOURNAL_RECORD = 24;
+
+interface JournalRecord {
+  offset: number;
+  expiresAt: number;
+  gen: number;
+}
+
+const crcOf = (bytes: Uint8Array) => {
+  const crc = createCrc32();
+  crc.update(bytes);
+  return crc.digest().readUInt32BE(0);
+};
+
+function encodeRecord(record: JournalRecord): Buffer {
+  const buffer = Buffer.alloc(JOURNAL_RECORD);
+  buffer.writeDoubleLE(record.offset, 0);
+  buffer.writeDoubleLE(record.expiresAt, 8);
+  buffer.writeUInt32LE(record.gen, 16);
+  buffer.writeUInt32LE(crcOf(buffer.subarray(0, 20)), 20);
+  return buffer;
+}
+
+function decodeRecord(buffer: Buffer): JournalRecord | undefined {
+  if (buffer.readUInt32LE(20) !== crcOf(buffer.subarray(0, 20))) return undefined;
+  const offset = buffer.readDoubleLE(0);
+  if (!Number.isSafeInteger(offset) || offset < 0) return undefined;
+  return { offset, expiresAt: buffer.readDoubleLE(8), gen: buffer.readUInt32LE(16) };
+}
+
 const SIDECAR = /^([A-Za-z0-9_-]{16,64})\.json$/;
 
 /**
  * The default store: bytes in `<dir>/<id>`, metadata in an atomically replaced sidecar
  * `<dir>/<id>.json` (temp file, fsync, rename, directory fsync). `append` streams straight into
- * the data file at the offset, fsyncs it, and only then records the new offset, so the sidecar
- * never claims a byte that is not on disk. Bytes past the recorded offset (a crash between the
- * two) are truncated away by the next append.
+ * the data file at the offset, fdatasyncs it, and only then records the new offset — as one
+ * checksummed record appended to `<dir>/<id>.offsets` and fdatasynced (a sidecar rewrite costs
+ * ~5 ms, a record ~0.2 ms) — so no metadata ever claims a byte that is not on disk. Bytes past the
+ * recorded offset (a crash between the two) are truncated away by the next append. Every sidecar
+ * write starts a new generation and empties the journal; records of another generation, and a torn
+ * last record, are ignored.
  */
 export function createFileStore(options: FileStoreOptions): UploadStore {
-  const { dir: rawDir } = parseWith(optionsSchema, options, UploadErrorCode.INVALID_OPTIONS, "file store options");
+  const { dir: rawDir, journalRecords } = parseWith(
+    optionsSchema,
+    options,
+    UploadErrorCode.INVALID_OPTIONS,
+    "file store options",
+  );
   const dir = resolve(rawDir);
   let ready: Promise<unknown> | undefined;
   const ensureDir = () => {
@@ -61,6 +112,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
 
   const dataPath = (id: string) => join(dir, id);
   const sidecarPath = (id: string) => join(dir, `${id}.json`);
+  const journalPath = (id: string) => join(dir, `${id}.offsets`);
   const checkId = (id: string) => {
     if (!isValidUploadId(id)) throw new UploadError(UploadErrorCode.INVALID_INPUT, "invalid upload id");
   };
@@ -85,20 +137,48 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
     } catch {}
   };
 
-  const writeSidecar = async (info: UploadInfo) => {
+  /**
+   * Replace the sidecar atomically with a new generation, then empty the offset journal: records
+   * of older generations are ignored, so a truncation lost in a crash cannot resurrect them.
+   */
+  const writeSidecar = async (info: UploadInfo, gen: number) => {
     const temp = join(dir, `${info.id}.json.${randomBytes(6).toString("hex")}.tmp`);
     const handle = await open(temp, "w");
     try {
-      await handle.writeFile(JSON.stringify(info));
+      await handle.writeFile(JSON.stringify({ ...info, gen }));
       await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temp, sidecarPath(info.id));
     await syncDir();
+    await truncate(journalPath(info.id), 0).catch(() => {});
   };
 
-  const readSidecar = async (id: string): Promise<UploadInfo | undefined> => {
+  /** The last valid journal record of `gen`, if any (a torn or foreign tail is skipped). */
+  const readJournal = async (id: string, gen: number): Promise<JournalRecord | undefined> => {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(journalPath(id), "r");
+    } catch {
+      return undefined;
+    }
+    try {
+      const count = Math.floor((await handle.stat()).size / JOURNAL_RECORD);
+      const buffer = Buffer.alloc(JOURNAL_RECORD);
+      for (let i = count - 1; i >= Math.max(0, count - 4); i--) {
+        const { bytesRead } = await handle.read(buffer, 0, JOURNAL_RECORD, i * JOURNAL_RECORD);
+        const record = bytesRead === JOURNAL_RECORD ? decodeRecord(buffer) : undefined;
+        if (record !== undefined) return record.gen === gen ? record : undefined;
+      }
+      return undefined;
+    } finally {
+      await handle.close();
+    }
+  };
+
+  /** The upload with its journal applied, and the sidecar's generation. */
+  const load = async (id: string): Promise<{ info: UploadInfo; gen: number } | undefined> => {
     if (!isValidUploadId(id)) return undefined;
     let text: string;
     try {
@@ -107,14 +187,55 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new UploadError(UploadErrorCode.BACKEND_FAILED, "[file] reading metadata failed", { cause });
     }
-    const info = parseWith(sidecarSchema, JSON.parse(text), UploadErrorCode.BACKEND_FAILED, `sidecar of ${id}`);
-    return info.id === id ? info : undefined;
+    const { gen = 0, ...info } = parseWith(
+      sidecarSchema,
+      JSON.parse(text),
+      UploadErrorCode.BACKEND_FAILED,
+      `sidecar of ${id}`,
+    );
+    if (info.id !== id) return undefined;
+    // Offsets (and renewed expiries) since the last sidecar write are in the journal.
+    const latest = await readJournal(id, gen);
+    if (latest !== undefined && latest.offset >= info.offset) {
+      info.offset = latest.offset;
+      if (latest.expiresAt >= 0) info.expiresAt = latest.expiresAt;
+    }
+    return { info, gen };
   };
+  const readSidecar = async (id: string) => (await load(id))?.info;
 
-  const mustInfo = async (id: string) => {
-    const info = await readSidecar(id);
-    if (info === undefined) throw new UploadError(UploadErrorCode.NOT_FOUND, `upload ${id} not found`);
-    return info;
+  const mustLoad = async (id: string) => {
+    const loaded = await load(id);
+    if (loaded === undefined) throw new UploadError(UploadErrorCode.NOT_FOUND, `upload ${id} not found`);
+    return loaded;
+  };
+  const mustInfo = async (id: string) => (await mustLoad(id)).info;
+
+  /** Make `info.offset` (and expiry) durable: one journal record, or a new sidecar generation when the journal is long. */
+  const recordOffset = async (info: UploadInfo, gen: number) => {
+    let journal: Awaited<ReturnType<typeof open>>;
+    try {
+      journal = await open(journalPath(info.id), "r+");
+    } catch {
+      // An upload stored before journals existed: start one at a new generation.
+      await writeSidecar(info, gen + 1);
+      return;
+    }
+    try {
+      const size = (await journal.stat()).size;
+      if (size >= journalRecords * JOURNAL_RECORD) {
+        await journal.close();
+        await writeSidecar(info, gen + 1);
+        return;
+      }
+      // Positioned at the end of the last whole record: a torn tail from a crash is overwritten.
+      const at = Math.floor(size / JOURNAL_RECORD) * JOURNAL_RECORD;
+      const record = encodeRecord({ offset: info.offset, expiresAt: info.expiresAt ?? -1, gen });
+      await journal.write(record, 0, JOURNAL_RECORD, at);
+      await journal.datasync();
+    } finally {
+      await journal.close().catch(() => {});
+    }
   };
 
   return {
@@ -175,7 +296,9 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
           await handle.close();
           if (concat?.type === "partial") info.concat = { type: "partial" };
         }
-        await writeSidecar(info);
+        // The journal exists before the sidecar's directory fsync, so its entry is durable too.
+        await (await open(journalPath(upload.id), "w")).close();
+        await writeSidecar(info, 0);
         return info;
       });
     },
@@ -185,19 +308,20 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
     async update(id: string, changes: UploadChanges): Promise<UploadInfo> {
       checkId(id);
       return backend("update", async () => {
-        const info = await mustInfo(id);
+        const { info, gen } = await mustLoad(id);
         if (changes.length !== undefined) info.length = changes.length;
         if (changes.sha256 !== undefined) info.sha256 = changes.sha256;
         if (changes.expiresAt !== undefined) info.expiresAt = changes.expiresAt;
-        await writeSidecar(info);
+        await writeSidecar(info, gen + 1);
         return info;
       });
     },
 
     async append(id: string, offset: number, source: Readable, appendOptions: AppendOptions = {}): Promise<number> {
       checkId(id);
-      const given = appendOptions.current;
-      const info = given !== undefined && given.id === id ? { ...given } : await backend("append", () => mustInfo(id));
+      // Always read from disk (appendOptions.current is only a hint): the journal's generation must
+      // be the sidecar's, which another process sharing the directory may have moved on.
+      const { info, gen } = await backend("append", () => mustLoad(id));
       if (info.offset !== offset)
         throw new UploadError(UploadErrorCode.OFFSET_MISMATCH, `offset ${offset} != stored offset ${info.offset}`);
       const handle = await backend("append", () => open(dataPath(id), "r+"));
@@ -295,7 +419,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       if (newOffset !== offset || (expiresAt !== undefined && expiresAt !== info.expiresAt)) {
         info.offset = newOffset;
         if (expiresAt !== undefined) info.expiresAt = expiresAt;
-        await backend("append", () => writeSidecar(info));
+        await backend("append", () => recordOffset(info, gen));
       }
       if (failure instanceof UploadError) throw failure;
       if (writeFailed)
@@ -319,6 +443,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       await backend("remove", async () => {
         // Sidecar first: a crash in between leaves an orphan data file, never metadata without data.
         await rm(sidecarPath(id), { force: true });
+        await rm(journalPath(id), { force: true });
         await rm(dataPath(id), { force: true });
         await syncDir();
       });

@@ -1,0 +1,93 @@
+// The file store's offset journal: offsets survive a new store instance (a restart), a torn or
+// corrupted tail falls back to the last good record, stale generations are ignored, and a long
+// journal is folded back into the sidecar.
+import { randomBytes } from "node:crypto";
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateUploadId } from "../store.js";
+import { createFileStore } from "../stores/file.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "reelkit-file-store-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const bytes = (n: number) => Readable.from([randomBytes(n)]);
+const sidecar = async (id: string) =>
+  JSON.parse(await readFile(join(dir, `${id}.json`), "utf8")) as { offset: number; gen: number };
+
+describe("file store offset journal", () => {
+  it("records offsets and expiries in the journal, and a new store instance reads them", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, length: 1000, metadata: {}, expiresAt: 1 });
+    expect(await store.append(id, 0, bytes(100), { expiresAt: 5000 })).toBe(100);
+    expect(await store.append(id, 100, bytes(200), { expiresAt: 6000 })).toBe(300);
+    expect((await sidecar(id)).offset).toBe(0); // the sidecar was not rewritten...
+    expect((await stat(join(dir, `${id}.offsets`))).size).toBe(48); // ...two journal records were
+    const restarted = createFileStore({ dir });
+    expect(await restarted.info(id)).toMatchObject({ offset: 300, expiresAt: 6000 });
+    await expect(restarted.append(id, 100, bytes(1))).rejects.toMatchObject({ code: "OFFSET_MISMATCH" });
+    expect(await restarted.append(id, 300, bytes(50))).toBe(350);
+  });
+
+  it("ignores a torn tail and a corrupted last record, and the next append repairs both", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, length: 1000, metadata: {} });
+    await store.append(id, 0, bytes(100));
+    await store.append(id, 100, bytes(100));
+    const journal = join(dir, `${id}.offsets`);
+    await appendFile(journal, Buffer.from("torn"));
+    expect((await store.info(id))?.offset).toBe(200);
+    // Flip a byte of the last record: its CRC fails, the one before it counts.
+    const content = await readFile(journal);
+    content[24 + 3] = (content[24 + 3] ?? 0) ^ 0xff;
+    await writeFile(journal, content);
+    expect((await store.info(id))?.offset).toBe(100);
+    // The data file holds 200 bytes; the append starts from the durable 100 and cuts the rest.
+    expect(await store.append(id, 100, bytes(10))).toBe(110);
+    expect((await stat(join(dir, id))).size).toBe(110);
+    expect((await createFileStore({ dir }).info(id))?.offset).toBe(110);
+  });
+
+  it("ignores records of an older generation (a truncation lost in a crash)", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, metadata: {} });
+    await store.append(id, 0, bytes(100));
+    const stale = await readFile(join(dir, `${id}.offsets`));
+    await store.update(id, { length: 100 }); // a new sidecar generation, journal emptied
+    expect(await sidecar(id)).toMatchObject({ offset: 100, gen: 1 });
+    // Pretend the emptying never reached the disk, with a record claiming more than there is.
+    const forged = Buffer.from(stale);
+    forged.writeDoubleLE(5000, 0);
+    await writeFile(join(dir, `${id}.offsets`), Buffer.concat([stale, forged]));
+    expect(await store.info(id)).toMatchObject({ offset: 100, length: 100 });
+  });
+
+  it("folds a long journal back into the sidecar", async () => {
+    const store = createFileStore({ dir, journalRecords: 3 });
+    const id = generateUploadId();
+    await store.create({ id, length: 100, metadata: {} });
+    for (let offset = 0; offset < 50; offset += 10) expect(await store.append(id, offset, bytes(10))).toBe(offset + 10);
+    const journalSize = (await stat(join(dir, `${id}.offsets`))).size;
+    expect(journalSize).toBeLessThanOrEqual(3 * 24);
+    expect((await sidecar(id)).gen).toBeGreaterThan(0);
+    expect((await createFileStore({ dir }).info(id))?.offset).toBe(50);
+    await store.remove(id);
+    await expect(stat(join(dir, `${id}.offsets`))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("rejects bad options", () => {
+    expect(() => createFileStore({ dir, journalRecords: 0 })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS" }),
+    );
+  });
+});
