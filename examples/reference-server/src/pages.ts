@@ -64,10 +64,14 @@ if (t && u) {
   feed.headers = { Authorization: "Bearer " + t };
   feed.setAttribute("user-id", u.id);
 }
-const first = document.createElement("script");
-first.type = "application/json";
-first.textContent = document.getElementById("first-page").textContent;
-feed.append(first);
+// Anonymous viewers start from the page rendered into the HTML; signed-in ones ask /feed for
+// their personalised first page.
+if (!t) {
+  const first = document.createElement("script");
+  first.type = "application/json";
+  first.textContent = document.getElementById("first-page").textContent;
+  feed.append(first);
+}
 document.getElementById("feed-slot").append(feed);
 </script>
 </body>

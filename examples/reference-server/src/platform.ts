@@ -5,7 +5,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createEngagement, type Engagement } from "@reelkit/engagement";
+import { createEngagement, type Engagement, type EngagementEvent } from "@reelkit/engagement";
+import { Catalog, createFeedRanker, type FeedRanker } from "@reelkit/feed-ranker";
 import {
   createModeration,
   createReviewQueue,
@@ -56,6 +57,10 @@ export interface Platform {
   uploadStore: UploadStore;
   queue: JobQueue;
   engagement: Engagement;
+  /** Personalised pages for signed-in viewers (its signals and state are in memory: embedded mode). */
+  ranker: FeedRanker;
+  /** Feed engagement to the ranker (signed-in viewers only), mapping engagement's event types to its own. */
+  rankerEngage(userId: string, events: readonly EngagementEvent[]): Promise<void>;
   moderation: Moderation;
   /** Held and blocked videos wait here for a moderator. */
   reviews: ReviewQueue;
@@ -96,6 +101,26 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
   for (const user of demoUsers) await db.upsertUser(user);
   const engagement = await createEngagement({ journal: { path: join(config.DATA_DIR, "engagement.jsonl") } });
   const metrics = createMetrics();
+  const catalog = new Catalog();
+  const toCatalog = (video: Video) => ({
+    videoId: video.id,
+    creatorId: video.ownerId,
+    createdAt: video.publishedAt ?? video.createdAt,
+    ...(video.durationMs ? { durationMs: video.durationMs } : {}),
+  });
+  const published = await db.byStatus(["published"]);
+  if (published.length > 0) catalog.upsert(published.map(toCatalog));
+  const ranker = createFeedRanker({ catalog, secret: tokens.sign("feed-ranker cursors") });
+  const rankerTypes: Record<string, "impression" | "view" | "complete" | "like" | "share" | "skip" | undefined> = {
+    impression: "impression",
+    view: "view",
+    watch: "view",
+    complete: "complete",
+    replay: "complete",
+    like: "like",
+    share: "share",
+    skip: "skip",
+  };
   // Before publishing: the title through the text and spam checks; held and blocked videos go to
   // the review queue for a human (the moderator dashboard is still to come).
   const moderation = createModeration({ checks: [createTextCheck(), createSpamCheck()] });
@@ -140,6 +165,10 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
           severity: decision.decision === "block" ? "high" : "medium",
         });
       await db.setStatus(id, status, decision.reasonCodes.length > 0 ? { error: decision.reasonCodes.join(", ") } : {});
+      if (status === "published") {
+        const row = await db.getVideo(id);
+        if (row !== undefined) catalog.upsert([toCatalog(row)]);
+      }
       metrics.inc("reelkit_moderation_decisions_total", { decision: decision.decision });
       await engagement.registerVideo({
         videoId: id,
@@ -204,6 +233,23 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     uploadStore,
     queue,
     engagement,
+    ranker,
+    async rankerEngage(userId, events) {
+      const mapped = events.flatMap((event) => {
+        const type = rankerTypes[event.type];
+        if (type === undefined || catalog.get(event.videoId) === undefined) return [];
+        return [
+          {
+            userId,
+            videoId: event.videoId,
+            type,
+            ts: event.ts,
+            ...(event.watchMs !== undefined ? { watchMs: event.watchMs } : {}),
+          },
+        ];
+      });
+      if (mapped.length > 0) await ranker.engage(mapped);
+    },
     moderation,
     reviews,
     metrics,

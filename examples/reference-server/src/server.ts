@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { engagementEventSchema } from "@reelkit/engagement";
+import { type EngagementEvent, engagementEventSchema } from "@reelkit/engagement";
 import { formatMetadata, parseMetadata } from "@reelkit/upload";
 import { z } from "zod";
 import { asset, isAsset } from "./assets.js";
@@ -25,7 +25,7 @@ const EVENTS_PER_MINUTE = 240;
 
 const signInSchema = z.strictObject({ user: z.string().min(1).max(64) });
 const feedQuerySchema = z.strictObject({
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(4096).optional(),
   limit: z.coerce.number().int().min(1).max(50).optional(),
 });
 const eventsSchema = z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_REQUEST);
@@ -80,6 +80,23 @@ export function createReferenceServer(
     return {
       items: videos.slice(0, limit).map(feedItem),
       cursor: videos.length > limit ? cursorFor(p, offset + limit) : null,
+    };
+  };
+
+  const rankedPage = async (p: Platform, userId: string, cursor: string | undefined, limit = FEED_PAGE_SIZE) => {
+    let page: Awaited<ReturnType<Platform["ranker"]["feed"]>>;
+    try {
+      page = await p.ranker.feed({ userId, limit, ...(cursor !== undefined ? { cursor } : {}) });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "CURSOR_INVALID" || code === "CURSOR_EXPIRED" || code === "INVALID_INPUT")
+        throw new HttpError(400, `invalid cursor (${code})`);
+      throw error;
+    }
+    const videos = await Promise.all(page.items.map((item) => p.db.getVideo(item.videoId)));
+    return {
+      items: videos.filter((v): v is Video => v?.status === "published").map(feedItem),
+      cursor: page.cursor === null || page.cursor === undefined ? null : `r.${page.cursor}`,
     };
   };
 
@@ -188,6 +205,13 @@ export function createReferenceServer(
         only("GET", "HEAD");
         const p = need();
         const query = parseOr400(feedQuerySchema, queryOf(url), "query");
+        const user = p.tokens.userOf(req);
+        // Signed-in viewers get @reelkit/feed-ranker's personalised pages ("r." cursors); anonymous
+        // ones (and offset cursors from an inline first page) the newest published videos.
+        if (user !== undefined && (query.cursor === undefined || query.cursor.startsWith("r."))) {
+          sendJson(res, 200, await rankedPage(p, user.id, query.cursor?.slice(2), query.limit));
+          return "/feed";
+        }
         sendJson(res, 200, await feedPageOf(p, offsetOf(p, query.cursor), query.limit));
         return "/feed";
       }
@@ -208,6 +232,8 @@ export function createReferenceServer(
         if (problems.length > 0) throw new HttpError(400, problems.slice(0, 10).join(" | "));
         const result = await p.engagement.record(raw);
         p.metrics.inc("reelkit_events_accepted_total", {}, result.accepted);
+        if (user !== undefined)
+          await p.rankerEngage(user.id, raw as EngagementEvent[]).catch((error: unknown) => console.error(error));
         sendJson(res, 202, result);
         return "/events";
       }

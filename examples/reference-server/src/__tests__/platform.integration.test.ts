@@ -143,6 +143,24 @@ describe("reference server, embedded mode", () => {
     expect(await again.json()).toMatchObject({ duplicates: 4, rejected: [] }); // accepted, applied once
     const video = (await (await fetch(`${base}/videos/${videoId}`)).json()) as { counts: Record<string, number> };
     expect(video.counts).toMatchObject({ views: 1, likes: 1, completions: 1, impressions: 1, watchMs: 3000 });
+
+    // Signed-in viewers get @reelkit/feed-ranker's pages: the viewer has seen the clip, another has not.
+    const personal = async (token: string) =>
+      (await (await fetch(`${base}/feed`, { headers: bearer(token) })).json()) as {
+        items: Array<{ id: string }>;
+        cursor: string | null;
+      };
+    const seen = await personal(viewer);
+    expect(seen.items.map((i) => i.id)).not.toContain(videoId);
+    const fresh = await personal(await signIn("u-creator-2"));
+    expect(fresh.items.map((i) => i.id)).toContain(videoId);
+    expect(fresh.cursor).toMatch(/^r\./);
+    const next = await fetch(`${base}/feed?cursor=${encodeURIComponent(fresh.cursor ?? "")}`, {
+      headers: bearer(await signIn("u-creator-2")),
+    });
+    expect(next.status).toBe(200);
+    const forged = await fetch(`${base}/feed?cursor=r.forged`, { headers: bearer(viewer) });
+    expect(forged.status).toBe(400);
   });
 
   it("moderates titles before publishing: profanity limits reach (published, kept out of the feed)", async () => {
