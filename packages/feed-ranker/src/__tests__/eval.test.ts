@@ -73,8 +73,12 @@ describe("evaluate", () => {
     const report = await evaluate(tasteData(), {
       k: 5,
       progress: (l) => lines.push(l),
-      grid: { lambda: [10], dropout: [0], knnNeighbours: [20] },
+      grid: { lambda: [10], dropout: [0], knnNeighbours: [20], sessionScale: [60, 600] },
     });
+    // The session model's time scale is tuned on validation over the grid.
+    expect(lines.filter((l) => l.includes("session-model scale=60s")).length).toBe(3);
+    expect(lines.filter((l) => l.includes("session-model scale=600s")).length).toBe(3);
+    expect([0, 60, 600]).toContain(report.models.find((m) => m.model === "reelkit")?.tuned.sessionScale);
     const ndcg = Object.fromEntries(report.models.map((m) => [m.model, m.metrics.ndcg]));
     expect(Object.keys(ndcg)).toEqual(["pop", "itemknn", "reelkit"]);
     expect(ndcg.reelkit).toBeGreaterThan((ndcg.pop as number) + 0.2);

@@ -43,6 +43,8 @@ export interface EvalOptions {
     dropout?: number[];
     /** Weights of the session co-engagement model beside the main item model (0: off). */
     sessionWeight?: number[];
+    /** Time scales of the session model's pair weights exp(−|Δt| / scale), in seconds. */
+    sessionScale?: number[];
   };
 }
 
@@ -95,12 +97,15 @@ async function reelkitPipeline(trainRows: readonly Interaction[], items: readonl
   const histories = group([...trainRows].sort((a, b) => a.timestamp - b.timestamp));
   const model = new ItemModel({ neighbours: 0 });
   model.update([...histories.values()].map(itemsOf));
-  // A second item model on session co-engagement: pairs weighted by closeness in time (1 h scale).
-  const sessionModel = new ItemModel({ neighbours: 0, lambda: 100 });
-  sessionModel.updateTimed(
-    [...histories.values()].map((rows) => rows.map((r) => ({ itemId: r.itemId, ts: r.timestamp }))),
-    seconds ? 3600 : 3_600_000,
-  );
+  // A second item model on session co-engagement: pairs weighted by closeness in time. Its time
+  // scale (seconds) is tuned on validation, so the model is rebuilt per scale.
+  let sessionModel = new ItemModel({ neighbours: 0, lambda: 100 });
+  const timed = [...histories.values()].map((rows) => rows.map((r) => ({ itemId: r.itemId, ts: r.timestamp })));
+  const buildSession = (scaleSeconds: number) => {
+    sessionModel = new ItemModel({ neighbours: 0, lambda: 100 });
+    sessionModel.updateTimed(timed, seconds ? scaleSeconds : scaleSeconds * 1000);
+    sessionModel.refit();
+  };
   const catalog = new Catalog();
   catalog.upsert(items.map((videoId) => ({ videoId, creatorId: videoId, createdAt: 0 })));
   const state = createMemoryState();
@@ -159,7 +164,7 @@ async function reelkitPipeline(trainRows: readonly Interaction[], items: readonl
   }
   return {
     model,
-    sessionModel,
+    buildSession,
     state,
     recommender(sessionWeight: number): Recommender {
       const ranker = sessionWeight === 0 ? replay : build(sessionWeight);
@@ -202,6 +207,7 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
     lambda: options.grid?.lambda ?? [100, 300],
     dropout: options.grid?.dropout ?? [0, 0.33],
     sessionWeight: options.grid?.sessionWeight ?? [0.5, 1, 2],
+    sessionScale: options.grid?.sessionScale ?? [300, 600, 3600],
   };
 
   const reports: ModelReport[] = [];
@@ -234,22 +240,27 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
 
   const pipeline = await reelkitPipeline(raw.train, vocab.items, seconds);
   // Coordinate search on validation: the main model first, then the session model's weight.
-  let best = { ndcg: -1, lambda: 0, dropout: 0, sessionWeight: 0 };
+  let best = { ndcg: -1, lambda: 0, dropout: 0, sessionWeight: 0, sessionScale: 0 };
   for (const lambda of grid.lambda) {
     for (const dropout of grid.dropout) {
       pipeline.model.refit(lambda, dropout);
       const ndcg = (await score(pipeline.recommender(0), split, "valid", k)).metrics.ndcg;
       log(`reelkit lambda=${lambda} dropout=${dropout}: valid ndcg@${k} ${ndcg.toFixed(4)}`);
-      if (ndcg > best.ndcg) best = { ndcg, lambda, dropout, sessionWeight: 0 };
+      if (ndcg > best.ndcg) best = { ndcg, lambda, dropout, sessionWeight: 0, sessionScale: 0 };
     }
   }
   pipeline.model.refit(best.lambda, best.dropout);
-  if (grid.sessionWeight.some((w) => w > 0)) pipeline.sessionModel.refit();
-  for (const sessionWeight of grid.sessionWeight) {
-    if (sessionWeight === 0) continue;
-    const ndcg = (await score(pipeline.recommender(sessionWeight), split, "valid", k)).metrics.ndcg;
-    log(`reelkit session-model weight=${sessionWeight}: valid ndcg@${k} ${ndcg.toFixed(4)}`);
-    if (ndcg > best.ndcg) best = { ...best, ndcg, sessionWeight };
+  if (grid.sessionWeight.some((w) => w > 0)) {
+    for (const sessionScale of grid.sessionScale) {
+      pipeline.buildSession(sessionScale);
+      for (const sessionWeight of grid.sessionWeight) {
+        if (sessionWeight === 0) continue;
+        const ndcg = (await score(pipeline.recommender(sessionWeight), split, "valid", k)).metrics.ndcg;
+        log(`reelkit session-model scale=${sessionScale}s weight=${sessionWeight}: valid ndcg@${k} ${ndcg.toFixed(4)}`);
+        if (ndcg > best.ndcg) best = { ...best, ndcg, sessionWeight, sessionScale };
+      }
+    }
+    if (best.sessionWeight > 0) pipeline.buildSession(best.sessionScale);
   }
   // Validation items are history at test time: mark them seen so the feed never serves them.
   for (const [userId, rows] of split.valid) await pipeline.state.markSeen(userId, itemsOf(rows));
