@@ -3,6 +3,7 @@ import { ModerationErrorCode } from "../errors.js";
 import { accountOf, type ModerationCheck } from "../moderation.js";
 import type { FailMode, Moment } from "../policy/policy.js";
 import { parseWith } from "../queue/validate.js";
+import { commonCheckOptions, momentsOption } from "./options.js";
 
 export interface AccountCheckOptions {
   /** @default "account" */
@@ -20,16 +21,11 @@ export interface AccountCheckOptions {
 }
 
 const optionsSchema = z.strictObject({
-  name: z.string().min(1).optional(),
+  ...commonCheckOptions,
   newAccountMs: z.int().min(0).default(86_400_000),
   perStrike: z.number().min(0).max(1).default(0.3),
   newAccount: z.number().min(0).max(1).default(0.3),
-  moments: z
-    .array(z.enum(["publish", "transcoded", "comment", "report", "engagement"]))
-    .min(1)
-    .optional(),
-  timeoutMs: z.int().min(1).optional(),
-  failMode: z.enum(["open", "closed"]).optional(),
+  moments: momentsOption,
 });
 
 /**

@@ -3,6 +3,7 @@ import { ModerationError, ModerationErrorCode } from "../errors.js";
 import { type CheckContext, type CheckSignal, type ModerationCheck, textsOf } from "../moderation.js";
 import { categorySchema, type FailMode, type Moment } from "../policy/policy.js";
 import { parseWith } from "../queue/validate.js";
+import { momentsOption } from "./options.js";
 
 /** OpenAI moderation categories → ours. Categories not listed are lower-cased, `-` and `/` as `_`. */
 export const openAiCategoryMap: Readonly<Record<string, string>> = {
@@ -55,10 +56,7 @@ const optionsSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   timeoutMs: z.int().min(1).max(599_000).default(3000),
   failMode: z.enum(["open", "closed"]).default("closed"),
-  moments: z
-    .array(z.enum(["publish", "transcoded", "comment", "report", "engagement"]))
-    .min(1)
-    .optional(),
+  moments: momentsOption,
   request: z.custom<HttpClassifierOptions["request"]>((v) => typeof v === "function").optional(),
   parse: z.custom<HttpClassifierOptions["parse"]>((v) => typeof v === "function").optional(),
   categoryMap: z.record(z.string(), categorySchema).optional(),

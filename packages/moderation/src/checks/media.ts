@@ -6,6 +6,7 @@ import type { HashIndex } from "../pdq/index.js";
 import type { FailMode, Moment } from "../policy/policy.js";
 import { parseWith } from "../queue/validate.js";
 import { type HashVideoOptions, hashVideo, matchVideos, type VpdqFrame } from "../video/vpdq.js";
+import { commonCheckOptions } from "./options.js";
 
 /** A known video to match uploads against (its frames from `hashVideo` or a `.vpdq.txt` file). */
 export interface KnownVideo {
@@ -40,11 +41,9 @@ export interface MediaMatchCheckOptions<T> {
 }
 
 const optionsSchema = z.object({
-  name: z.string().min(1).optional(),
+  ...commonCheckOptions,
   distance: z.int().min(0).max(256).default(PDQ_MATCH_DISTANCE),
   qualityThreshold: z.int().min(0).max(100).default(50),
-  timeoutMs: z.int().min(1).optional(),
-  failMode: z.enum(["open", "closed"]).optional(),
 });
 
 /**

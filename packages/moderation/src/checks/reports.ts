@@ -3,6 +3,7 @@ import { ModerationErrorCode } from "../errors.js";
 import type { ModerationCheck } from "../moderation.js";
 import type { FailMode } from "../policy/policy.js";
 import { parseWith } from "../queue/validate.js";
+import { commonCheckOptions } from "./options.js";
 
 export interface ReportCheckOptions {
   /** @default "reports" */
@@ -22,14 +23,12 @@ export interface ReportCheckOptions {
 }
 
 const optionsSchema = z.strictObject({
-  name: z.string().min(1).optional(),
+  ...commonCheckOptions,
   windowMs: z.int().min(1).default(86_400_000),
   holdAt: z.number().positive().default(5),
   newAccountMs: z.int().min(0).default(604_800_000),
   newAccountWeight: z.number().min(0).max(1).default(0.25),
   maxSubjects: z.int().min(1).default(100_000),
-  timeoutMs: z.int().min(1).optional(),
-  failMode: z.enum(["open", "closed"]).optional(),
 });
 
 interface Report {

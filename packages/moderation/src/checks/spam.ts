@@ -10,6 +10,7 @@ import {
   extractLinks,
   extractTags,
 } from "../text/spam.js";
+import { commonCheckOptions, momentsOption } from "./options.js";
 
 export interface SpamCheckOptions {
   /** @default "spam" */
@@ -46,7 +47,7 @@ const domain = z
   .pipe(z.string().regex(/^(?:[a-z0-9-]+\.)+[a-z]{2,}$/, "a domain like example.com"));
 const count = z.int().min(0).max(10_000);
 const optionsSchema = z.strictObject({
-  name: z.string().min(1).optional(),
+  ...commonCheckOptions,
   blockDomains: z.array(domain).default([]),
   allowDomains: z.array(domain).default([]),
   maxLinks: count.default(2),
@@ -65,12 +66,7 @@ const optionsSchema = z.strictObject({
     ])
     .default({}),
   duplicatesToHold: z.int().min(2).max(1000).default(3),
-  moments: z
-    .array(z.enum(["publish", "transcoded", "comment", "report", "engagement"]))
-    .min(1)
-    .optional(),
-  timeoutMs: z.int().min(1).optional(),
-  failMode: z.enum(["open", "closed"]).optional(),
+  moments: momentsOption,
 });
 
 /** Over `max`: 0.5 at the first one over, rising to 0.9 at twice `max` (+1), capped at 1. */

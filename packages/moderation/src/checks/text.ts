@@ -5,6 +5,7 @@ import type { FailMode, Moment } from "../policy/policy.js";
 import { parseWith } from "../queue/validate.js";
 import { defaultTermLists } from "../text/default-terms.js";
 import { createTermMatcher, type TermLists } from "../text/terms.js";
+import { commonCheckOptions, momentsOption } from "./options.js";
 
 export interface TextCheckOptions {
   /** @default "text" */
@@ -18,14 +19,9 @@ export interface TextCheckOptions {
 }
 
 const optionsSchema = z.strictObject({
-  name: z.string().min(1).optional(),
+  ...commonCheckOptions,
   lists: z.record(z.string(), z.unknown()).optional(),
-  moments: z
-    .array(z.enum(["publish", "transcoded", "comment", "report", "engagement"]))
-    .min(1)
-    .optional(),
-  timeoutMs: z.int().min(1).optional(),
-  failMode: z.enum(["open", "closed"]).optional(),
+  moments: momentsOption,
 });
 
 /**
