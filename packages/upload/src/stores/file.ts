@@ -334,7 +334,10 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
         // Drop bytes a crash may have left past the durable offset.
         if ((await handle.stat()).size !== offset) await handle.truncate(offset);
         let position = offset;
-        let inFlight: Promise<unknown> = Promise.resolve();
+        /** Writes in the thread pool; two at once let the socket be read while one is on its way. */
+        const running = new Set<Promise<void>>();
+        let failedAt = Number.POSITIVE_INFINITY;
+        let failedCause: Error | undefined;
         const writeAll = async (buffers: Buffer[], at: number) => {
           let pending = buffers;
           let where = at;
@@ -354,9 +357,13 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
             pending = rest;
           }
         };
-        // One positional writev per batch of chunks the stream buffered while the previous write
-        // ran (up to highWaterMark), hashing each batch while its write is in the thread pool.
+        // One positional writev per batch of chunks the stream buffered (up to highWaterMark),
+        // hashed in file order while its write is in the thread pool; at most two writes at once.
         const issue = (chunks: Buffer[], callback: (error?: Error | null) => void) => {
+          if (failedCause !== undefined) {
+            callback(failedCause);
+            return;
+          }
           let room = maxBytes - (position - offset);
           const accepted: Buffer[] = [];
           let exceeded = false;
@@ -374,19 +381,28 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
           const size = accepted.reduce((sum, chunk) => sum + chunk.length, 0);
           const at = position;
           position += size;
-          const write = size > 0 ? writeAll(accepted, at) : Promise.resolve();
+          if (size > 0) {
+            const write = writeAll(accepted, at).then(
+              () => {
+                running.delete(write);
+              },
+              (cause: unknown) => {
+                running.delete(write);
+                writeFailed = true;
+                failedAt = Math.min(failedAt, at);
+                failedCause ??= cause as Error;
+              },
+            );
+            running.add(write);
+          }
           if (digest !== undefined) for (const chunk of accepted) digest.update(chunk);
-          inFlight = write.catch(() => {});
-          write.then(
-            () =>
-              callback(
-                exceeded ? new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${maxBytes} bytes sent`) : null,
-              ),
-            (cause: unknown) => {
-              writeFailed = true;
-              callback(cause as Error);
-            },
-          );
+          const proceed = () =>
+            callback(
+              failedCause ??
+                (exceeded ? new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${maxBytes} bytes sent`) : null),
+            );
+          if (running.size < 2 && !exceeded) proceed();
+          else void Promise.race(running.size > 0 ? [...running] : [Promise.resolve()]).then(proceed);
         };
         const sink = new Writable({
           highWaterMark: 1024 * 1024,
@@ -399,17 +415,22 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
               callback,
             );
           },
+          final(callback) {
+            void Promise.all([...running]).then(() => callback(failedCause ?? null));
+          },
         });
         try {
           await pipeline(source, sink, appendOptions.signal === undefined ? {} : { signal: appendOptions.signal });
         } catch (cause) {
           failure = cause;
         }
-        // A destroyed pipeline may leave one write running: let it land before measuring.
-        await inFlight;
+        // A destroyed pipeline may leave writes running: let them land before measuring.
+        while (running.size > 0) await Promise.all([...running]);
+        // After a failed write, keep only the bytes before it (a later write may have landed
+        // past a hole); otherwise every issued byte landed.
+        if (writeFailed) await handle.truncate(failedAt);
         await handle.datasync();
-        // After a failed write the file says how far it got; otherwise every issued byte landed.
-        newOffset = writeFailed ? (await handle.stat()).size : position;
+        newOffset = writeFailed ? failedAt : position;
       } catch (cause) {
         await handle.close().catch(() => {});
         throw new UploadError(UploadErrorCode.BACKEND_FAILED, "[file] append failed", { cause });
