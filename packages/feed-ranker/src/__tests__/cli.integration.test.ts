@@ -1,22 +1,14 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSource } from "../../../../test/run.js";
 import { tasteData } from "./fixtures.js";
 
-const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const tsx = join(repo, "node_modules", ".bin", "tsx");
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(tsx, ["--conditions=@reelkit/source", cli, ...args], { cwd: repo }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const runCli = (args: string[]) => runSource(cli, args);
 
 let dir: string;
 let csv: string;

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -6,35 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, runSource, sourceArgs, tsxPath } from "../../../../test/run.js";
 
-const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const tsx = join(repo, "node_modules", ".bin", "tsx");
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      tsx,
-      ["--conditions=@reelkit/source", cli, ...args],
-      { cwd: repo, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const runCli = (args: string[], env: NodeJS.ProcessEnv = {}) => runSource(cli, args, env);
 
 /** Start `serve` and resolve its URL (the first stdout line). */
 function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   // Its own process group, so clean-up reaches tsx's node child too.
-  const child = spawn(tsx, ["--conditions=@reelkit/source", cli, "serve", ...args], { cwd: repo, detached: true });
+  const child = spawn(tsxPath, sourceArgs(cli, ["serve", ...args]), { cwd: repoRoot, detached: true });
   children.push(child);
   let err = "";
   child.stderr.on("data", (chunk: Buffer) => {
@@ -174,10 +156,10 @@ describe("reelkit-upload", () => {
     await writeFile(file, data);
     const cache = join(dir, "xdg-cache");
     const env = { ...process.env, XDG_CACHE_HOME: cache };
-    const args = ["--conditions=@reelkit/source", cli, "send", file, server.url, "--chunk-size", String(64 * 1024)];
+    const args = sourceArgs(cli, ["send", file, server.url, "--chunk-size", String(64 * 1024)]);
 
     // First run: interrupt with SIGINT once some bytes are acknowledged.
-    const first = spawn(tsx, args, { cwd: repo, env, detached: true });
+    const first = spawn(tsxPath, args, { cwd: repoRoot, env, detached: true });
     children.push(first);
     let err = "";
     let interrupted = false;

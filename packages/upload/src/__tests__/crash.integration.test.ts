@@ -8,12 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, sourceArgs, tsxPath } from "../../../../test/run.js";
 import { createMemoryFingerprintStore, createUploadClient } from "../client/index.js";
 import { fileSource } from "../client/node.js";
 
-const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const tsx = join(repo, "node_modules", ".bin", "tsx");
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 const MiB = 1024 * 1024;
 
@@ -29,15 +28,11 @@ afterAll(async () => {
 
 /** `reelkit-upload serve` as a child process; resolves once it printed its URL. */
 function serve(port: number, store: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    tsx,
-    ["--conditions=@reelkit/source", cli, "serve", "--port", String(port), "--dir", store, "--no-sniff"],
-    {
-      cwd: repo,
-      stdio: ["ignore", "pipe", "inherit"],
-      detached: true, // its own process group: SIGKILL reaches tsx's node child too
-    },
-  );
+  const child = spawn(tsxPath, sourceArgs(cli, ["serve", "--port", String(port), "--dir", store, "--no-sniff"]), {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true, // its own process group: SIGKILL reaches tsx's node child too
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = "";

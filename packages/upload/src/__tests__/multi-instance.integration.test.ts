@@ -8,21 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sourceArgs, tsxPath } from "../../../../test/run.js";
 import { serviceEnv } from "../../../../test/services.js";
 import { OCTET, sha256, TUS } from "./harness.js";
 
-const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/redis-instance.ts", import.meta.url));
 let root: string;
 const instances: ChildProcess[] = [];
 const urls: string[] = [];
 
 function startInstance(dir: string): Promise<string> {
-  const child = spawn(
-    join(repo, "node_modules", ".bin", "tsx"),
-    ["--conditions=@reelkit/source", fixture, dir, serviceEnv("REDIS_URL")],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const child = spawn(tsxPath, sourceArgs(fixture, [dir, serviceEnv("REDIS_URL")]), {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   instances.push(child);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`instance exited with ${code}`)));
