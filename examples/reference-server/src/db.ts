@@ -69,7 +69,16 @@ const toVideo = (row: VideoRow): Video => ({
   publishedAt: row.published_at === null ? null : Number(row.published_at),
 });
 
+/** Plain PostgreSQL access: PGlite embedded; the same statements run on a real PostgreSQL. */
+export interface Sql {
+  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  exec(text: string): Promise<unknown>;
+  transaction<T>(fn: (tx: Omit<Sql, "transaction">) => Promise<T>): Promise<T>;
+}
+
 export interface Database {
+  /** For modules that keep their own tables (comments, reviews, analytics): create them with `create table if not exists`. */
+  sql: Sql;
   upsertUser(user: User): Promise<void>;
   /** Insert a video once (by id); a second call returns the existing row unchanged. */
   createVideo(video: { id: string; ownerId: string; title: string; status: VideoStatus }): Promise<Video>;
@@ -86,6 +95,7 @@ export async function openDatabase(dir: string): Promise<Database> {
   const db = new PGlite(dir);
   await db.exec(SCHEMA);
   return {
+    sql: db as unknown as Sql,
     async upsertUser(user) {
       await db.query(
         "insert into users (id, name, role, created_at) values ($1, $2, $3, $4) on conflict (id) do update set name = $2, role = $3",

@@ -65,6 +65,9 @@ export interface Platform {
   /** Held and blocked videos wait here for a moderator. */
   reviews: ReviewQueue;
   metrics: Metrics;
+  /** Published videos the ranker may serve: remove a video here to take it out of every feed. */
+  catalog: Catalog;
+  log: Log;
   mediaDir: string;
   /** Whether a video's media may be served to anyone. */
   isPublic(videoId: string): Promise<boolean>;
@@ -73,7 +76,7 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-type Log = (message: string, fields?: Record<string, unknown>) => void;
+export type Log = (message: string, fields?: Record<string, unknown>) => void;
 
 /** A structured log line on stdout (JSON), one per event worth knowing. */
 export const jsonLog: Log = (message, fields = {}) => {
@@ -253,6 +256,8 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     moderation,
     reviews,
     metrics,
+    catalog,
+    log,
     mediaDir,
     async isPublic(videoId) {
       const video = await db.getVideo(videoId);

@@ -1,0 +1,6 @@
+// Every route module of the API, in matching order. Add a module here to mount it.
+import type { RouteModule } from "../routes.js";
+import { coreRoutes } from "./core.js";
+import { videoRoutes } from "./videos.js";
+
+export const routeModules: readonly RouteModule[] = [coreRoutes, videoRoutes];
