@@ -73,8 +73,11 @@ export interface AppContext {
   platform: Platform | undefined;
   startedAt: number;
   packages: PackageInfo[];
-  /** A token bucket per key, `perMinute` requests refilled continuously; false when empty. */
-  limiter(name: string, perMinute: number): (key: string) => boolean;
+  /**
+   * A token bucket per key, `perMinute` requests refilled continuously; resolves false when empty.
+   * In-process by default; scaled mode replaces it with one shared through Redis.
+   */
+  limiter(name: string, perMinute: number): (key: string) => Promise<boolean>;
 }
 
 /** Route modules contribute their routes from the shared app context. */
@@ -163,7 +166,7 @@ export function createLimiters(): AppContext["limiter"] {
   const all = new Map<string, (key: string) => boolean>();
   return (name, perMinute) => {
     const existing = all.get(name);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return async (key) => existing(key);
     const buckets = new Map<string, { tokens: number; at: number }>();
     const allow = (key: string): boolean => {
       const now = Date.now();
@@ -178,7 +181,7 @@ export function createLimiters(): AppContext["limiter"] {
       return true;
     };
     all.set(name, allow);
-    return allow;
+    return async (key) => allow(key);
   };
 }
 

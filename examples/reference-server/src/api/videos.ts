@@ -162,7 +162,7 @@ export const videoRoutes: RouteModule = (app) => {
       },
       async handler({ req, res, body, user, platform }) {
         const client = req.socket.remoteAddress ?? "unknown";
-        if (!allowEvents(client)) throw new HttpError(429, "too many telemetry requests", { "retry-after": "5" });
+        if (!(await allowEvents(client))) throw new HttpError(429, "too many telemetry requests", { "retry-after": "5" });
         const problems: string[] = [];
         body.forEach((event, index) => {
           const parsed = engagementEventSchema.safeParse(event);
