@@ -56,6 +56,9 @@ const sidecarSchema = z.object({
  */
 const JOURNAL_RECORD = 24;
 
+/** Bytes written between background datasyncs while a body streams in. */
+const FLUSH_BYTES = 2 * 1024 * 1024;
+
 interface JournalRecord {
   offset: number;
   expiresAt: number;
@@ -336,6 +339,26 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
         let position = offset;
         /** Writes in the thread pool; two at once let the socket be read while one is on its way. */
         const running = new Set<Promise<void>>();
+        // Write-back starts while the body is still arriving: a datasync runs in the thread pool
+        // once FLUSH_BYTES more have landed, so the one before the answer has little left to do.
+        // Only a trigger: the datasync before the answer is what makes the offset durable.
+        let landed = 0;
+        let flushedTo = 0;
+        let flushing: Promise<void> | undefined;
+        const flushInBackground = () => {
+          if (flushing !== undefined || landed - flushedTo < FLUSH_BYTES) return;
+          const target = landed;
+          flushing = handle.datasync().then(
+            () => {
+              flushedTo = target;
+              flushing = undefined;
+              flushInBackground();
+            },
+            () => {
+              flushing = undefined; // the final datasync reports the error
+            },
+          );
+        };
         let failedAt = Number.POSITIVE_INFINITY;
         let failedCause: Error | undefined;
         const writeAll = async (buffers: Buffer[], at: number) => {
@@ -385,6 +408,8 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
             const write = writeAll(accepted, at).then(
               () => {
                 running.delete(write);
+                landed += size;
+                if (!writeFailed) flushInBackground();
               },
               (cause: unknown) => {
                 running.delete(write);
@@ -426,6 +451,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
         }
         // A destroyed pipeline may leave writes running: let them land before measuring.
         while (running.size > 0) await Promise.all([...running]);
+        await flushing;
         // After a failed write, keep only the bytes before it (a later write may have landed
         // past a hole); otherwise every issued byte landed.
         if (writeFailed) await handle.truncate(failedAt);
