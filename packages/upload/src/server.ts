@@ -1,4 +1,4 @@
-import { createHash, type Hash, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -10,6 +10,7 @@ import { z } from "zod";
 import { createMemoryLocker } from "./adapters/memory.js";
 import { checksumAlgorithms, createHasher, isChecksumAlgorithm } from "./checksum.js";
 import { isUploadError, UploadErrorCode } from "./errors.js";
+import { createHashPool, type RunningHash } from "./hasher.js";
 import type { Lock, Locker } from "./lock.js";
 import { SNIFF_MAX_BYTES, SNIFF_MIN_BYTES, sniffContainer, type VideoContainer, videoContainers } from "./sniff.js";
 import type { UploadConcat, UploadInfo, UploadMetadata, UploadStore } from "./store.js";
@@ -65,6 +66,11 @@ export interface UploadServerOptions {
   metadataSchema?: z.ZodType<unknown> | undefined;
   /** Where checksummed chunks are staged before they are verified and appended. @default os.tmpdir() */
   tempDir?: string | undefined;
+  /**
+   * Compute the whole-upload SHA-256 on a worker thread (default), so hashing never delays
+   * reading sockets; false hashes on the event loop.
+   */
+  hashInWorker?: boolean | undefined;
   /**
    * Called before an upload (ordinary, partial or final) is created; nothing is stored yet. To
    * refuse the creation, throw (or reject with) an object with an integer `status` in 400–599 and
@@ -197,6 +203,7 @@ const optionsSchema = z
       )
       .optional(),
     tempDir: z.string().min(1).optional(),
+    hashInWorker: z.boolean().default(true),
     onUploadCreate: z
       .custom<(ctx: UploadCreateContext) => void | Promise<void>>(
         (v) => typeof v === "function",
@@ -401,18 +408,24 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
    * or stale (a restart, another instance wrote meanwhile, a dropped chunk) the stored bytes are
    * hashed once at completion instead.
    */
-  const digests = new Map<string, { offset: number; hash: Hash }>();
-  const takeDigest = (id: string, offset: number): Hash | undefined => {
+  const hashes = createHashPool({ worker: parsed.hashInWorker });
+  const digests = new Map<string, { offset: number; hash: RunningHash }>();
+  const forgetDigest = (id: string) => {
+    digests.get(id)?.hash.drop();
+    digests.delete(id);
+  };
+  const takeDigest = (id: string, offset: number): RunningHash | undefined => {
     const running = digests.get(id);
     digests.delete(id);
     if (running?.offset === offset) return running.hash;
-    return offset === 0 ? createHash("sha256") : undefined;
+    running?.hash.drop();
+    return offset === 0 ? hashes.create() : undefined;
   };
-  const keepDigest = (id: string, offset: number, hash: Hash) => {
+  const keepDigest = (id: string, offset: number, hash: RunningHash) => {
     digests.set(id, { offset, hash });
     if (digests.size > MAX_RUNNING_DIGESTS) {
       const oldest = digests.keys().next().value;
-      if (oldest !== undefined) digests.delete(oldest);
+      if (oldest !== undefined) forgetDigest(oldest);
     }
   };
   /**
@@ -432,17 +445,21 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       },
       settle: (offset: number) => {
         if (info.offset + hashed === offset) keepDigest(info.id, offset, hash);
+        else hash.drop();
       },
     };
   };
 
   const finish = async (info: UploadInfo): Promise<void> => {
-    let hash = takeDigest(info.id, info.offset);
-    if (hash === undefined) {
-      hash = createHash("sha256");
+    // The running hash, or (missing, stale, or its worker failed) the stored bytes hashed once.
+    let sha256 = await takeDigest(info.id, info.offset)
+      ?.digest()
+      .catch(() => undefined);
+    if (sha256 === undefined) {
+      const hash = createHash("sha256");
       for await (const chunk of await store.read(info.id)) hash.update(chunk as Buffer);
+      sha256 = hash.digest("hex");
     }
-    const sha256 = hash.digest("hex");
     const updated = await store.update(info.id, { sha256 });
     emit("completed", { id: info.id, length: info.offset, metadata: updated.metadata, sha256 });
     if (onUploadFinish !== undefined) {
@@ -850,7 +867,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       const info = await store.info(id);
       if (info === undefined) throw new HttpError(404, "upload not found");
       await store.remove(id);
-      digests.delete(id);
+      forgetDigest(id);
     });
     emit("terminated", { id });
     res.writeHead(204, protocolHeaders(protocol));
@@ -1032,6 +1049,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     async close() {
       closed = true;
       await Promise.allSettled([...inFlight]);
+      await hashes.close();
     },
   };
 }
