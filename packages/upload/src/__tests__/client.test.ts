@@ -511,13 +511,14 @@ describe("upload client", () => {
     const data = randomBytes(chunk * 2);
     const retries: string[] = [];
     const began = Date.now();
-    const handle = client({ chunkSize: chunk, stallTimeoutMs: 300, streamBodies }).upload(data);
+    // Long enough that a loaded CI machine does not stall a healthy request, short enough to wait.
+    const handle = client({ chunkSize: chunk, stallTimeoutMs: 1000, streamBodies }).upload(data);
     handle.on("retry", ({ error }) => retries.push(error.message));
     const result = await handle.done;
     expect(hung).toBe(1);
     expect(retries).toHaveLength(1);
-    expect(retries[0]).toMatch(/no progress for 300 ms/);
-    expect(Date.now() - began).toBeGreaterThanOrEqual(300);
+    expect(retries[0]).toMatch(/no progress for 1000 ms/);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1000);
     expect((await stored(result.url)).sha).toBe(sha256(data));
   });
 
