@@ -22,7 +22,7 @@ export interface HashPool {
 
 const STAGING_BYTES = 1024 * 1024;
 /** Staging buffers in the worker's queue before `update` waits (bounded memory if it falls behind). */
-const MAX_IN_FLIGHT = 32;
+const MAX_IN_FLIGHT = 16;
 
 // CommonJS, evaluated as the worker's source: no file to resolve in source or built layouts.
 const WORKER_SOURCE = `
