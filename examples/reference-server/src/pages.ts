@@ -6,7 +6,7 @@ export const escapeHtml = (text: string) =>
 /** `<script type="application/json">` content: no `</script>` can end it early. */
 const inlineJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
 
-const head = (title: string, extra = "") => `<!doctype html>
+export const head = (title: string, extra = "") => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -24,10 +24,10 @@ const head = (title: string, extra = "") => `<!doctype html>
 </style>
 </head>`;
 
-const nav = `<nav aria-label="Main"><strong>Reelkit</strong><a href="/">Feed</a><a href="/upload">Upload</a><a href="/status">Status</a><span id="who"></span></nav>`;
+export const nav = `<nav aria-label="Main"><strong>Reelkit</strong><a href="/">Feed</a><a href="/upload">Upload</a><a href="/studio">Studio</a><a href="/moderate">Moderate</a><a href="/status">Status</a><span id="who"></span></nav>`;
 
 /** Shared sign-in helper for the demo pages: a token per demo role in localStorage. */
-const signInScript = `
+export const signInScript = `
 const who = document.getElementById("who");
 export async function signIn(user) {
   const res = await fetch("/auth/sign-in", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user }) });

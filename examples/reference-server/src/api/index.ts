@@ -1,6 +1,7 @@
 // Every route module of the API, in matching order. Add a module here to mount it.
 import type { RouteModule } from "../routes.js";
 import { coreRoutes } from "./core.js";
+import { creatorRoutes } from "./creator.js";
 import { videoRoutes } from "./videos.js";
 
-export const routeModules: readonly RouteModule[] = [coreRoutes, videoRoutes];
+export const routeModules: readonly RouteModule[] = [coreRoutes, videoRoutes, creatorRoutes];
