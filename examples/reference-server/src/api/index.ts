@@ -2,6 +2,7 @@
 import type { RouteModule } from "../routes.js";
 import { coreRoutes } from "./core.js";
 import { creatorRoutes } from "./creator.js";
+import { socialRoutes } from "./social.js";
 import { videoRoutes } from "./videos.js";
 
-export const routeModules: readonly RouteModule[] = [coreRoutes, videoRoutes, creatorRoutes];
+export const routeModules: readonly RouteModule[] = [coreRoutes, videoRoutes, creatorRoutes, socialRoutes];
