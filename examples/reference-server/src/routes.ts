@@ -68,6 +68,10 @@ export function route<Q = Record<string, never>, B = undefined, P = Record<strin
   return r;
 }
 
+/** A route of the table, whatever its schemas (each is type-checked where it is defined). */
+// biome-ignore lint/suspicious/noExplicitAny: the table holds routes with different schemas
+export type AnyRoute = Route<any, any, any>;
+
 /** Server-wide state routes share. */
 export interface AppContext {
   platform: Platform | undefined;
@@ -81,10 +85,10 @@ export interface AppContext {
 }
 
 /** Route modules contribute their routes from the shared app context. */
-export type RouteModule = (app: AppContext) => Route<any, any, any>[];
+export type RouteModule = (app: AppContext) => AnyRoute[];
 
 interface Compiled {
-  route: Route<any, any, any>;
+  route: AnyRoute;
   methods: readonly Method[];
   pattern: RegExp;
   names: string[];
@@ -105,7 +109,7 @@ export function compilePath(path: string): { pattern: RegExp; names: string[] } 
 }
 
 export interface Router {
-  routes: readonly Route<any, any, any>[];
+  routes: readonly AnyRoute[];
   /** Runs the matching route; answers with the route's path for metrics. 404/405 as HttpError. */
   dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<string>;
 }

@@ -2,7 +2,7 @@
 // document describes exactly what the router enforces.
 import { z } from "zod";
 import { sendJson } from "../http.js";
-import { errorSchema, type Route, type RouteModule, route } from "../routes.js";
+import { type AnyRoute, errorSchema, type RouteModule, route } from "../routes.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -29,7 +29,7 @@ function queryParameters(schema: z.ZodType): JsonSchema[] {
   }));
 }
 
-export function openApiDocument(routes: readonly Route<any, any, any>[], version: string): JsonSchema {
+export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const r of routes) {
     if (r.hidden) continue;
@@ -97,7 +97,7 @@ export function openApiDocument(routes: readonly Route<any, any, any>[], version
 }
 
 export const openApiRoutes =
-  (all: () => readonly Route<any, any, any>[]): RouteModule =>
+  (all: () => readonly AnyRoute[]): RouteModule =>
   (app) => [
     route({
       method: "GET",
