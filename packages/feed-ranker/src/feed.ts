@@ -185,7 +185,10 @@ export interface FeedRanker {
   /** Record engagement: feeds signals, seen sets and the online learning of the heavy ranker. */
   engage(events: readonly EngagementEvent[]): Promise<void>;
   follow(userId: string, creatorId: string): Promise<void>;
+  /** Stop following: the following source and feature no longer count the creator. */
+  unfollow(userId: string, creatorId: string): Promise<void>;
   block(userId: string, creatorId: string): Promise<void>;
+  unblock(userId: string, creatorId: string): Promise<void>;
   readonly catalog: Catalog;
   /** Current weights of the heavy ranker's heads (read-only view, for inspection). */
   headWeights(): Record<Objective, Record<FeatureName, number>>;
@@ -600,8 +603,20 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
         parseWith(idSchema, creatorId, FeedRankerErrorCode.INVALID_INPUT, "creator id"),
       );
     },
+    async unfollow(userId, creatorId) {
+      await state.unfollow(
+        parseWith(idSchema, userId, FeedRankerErrorCode.INVALID_INPUT, "user id"),
+        parseWith(idSchema, creatorId, FeedRankerErrorCode.INVALID_INPUT, "creator id"),
+      );
+    },
     async block(userId, creatorId) {
       await state.block(
+        parseWith(idSchema, userId, FeedRankerErrorCode.INVALID_INPUT, "user id"),
+        parseWith(idSchema, creatorId, FeedRankerErrorCode.INVALID_INPUT, "creator id"),
+      );
+    },
+    async unblock(userId, creatorId) {
+      await state.unblock(
         parseWith(idSchema, userId, FeedRankerErrorCode.INVALID_INPUT, "user id"),
         parseWith(idSchema, creatorId, FeedRankerErrorCode.INVALID_INPUT, "creator id"),
       );

@@ -88,8 +88,10 @@ export interface StatePort {
   addServed(sessionKey: string, videoIds: readonly string[], ttlMs: number): Promise<void>;
   served(sessionKey: string): Promise<Set<string>>;
   follow(userId: string, creatorId: string): Promise<void>;
+  unfollow(userId: string, creatorId: string): Promise<void>;
   following(userId: string): Promise<string[]>;
   block(userId: string, creatorId: string): Promise<void>;
+  unblock(userId: string, creatorId: string): Promise<void>;
   blocked(userId: string): Promise<string[]>;
 }
 

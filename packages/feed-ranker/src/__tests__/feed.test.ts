@@ -315,3 +315,38 @@ describe("createFeedRanker on the simulator", () => {
     });
   });
 });
+
+describe("follows", () => {
+  it("serves a followed creator through the following source, and stops after an unfollow", async () => {
+    const { sim, ranker } = await world();
+    const userId = sim.users[2]?.userId as string;
+    const creatorId = ranker.catalog.get(ranker.catalog.ids()[0] as string)?.creatorId as string;
+    const fromFollowing = async () => {
+      const page = await ranker.feed({ userId, limit: 50 });
+      return page.items.filter((i) => i.reasons.sources.includes("following"));
+    };
+    expect(await fromFollowing()).toEqual([]);
+    await ranker.follow(userId, creatorId);
+    const followed = await fromFollowing();
+    expect(followed.length).toBeGreaterThan(0);
+    for (const item of followed) expect(ranker.catalog.get(item.videoId)?.creatorId).toBe(creatorId);
+    await ranker.unfollow(userId, creatorId);
+    expect(await fromFollowing()).toEqual([]);
+  });
+
+  it("unblocks a blocked creator", async () => {
+    const { sim, ranker } = await world();
+    const userId = sim.users[3]?.userId as string;
+    const first = await ranker.feed({ userId, limit: 20 });
+    const creatorId = ranker.catalog.get(first.items[0]?.videoId as string)?.creatorId as string;
+    await ranker.block(userId, creatorId);
+    const creatorsOf = async () =>
+      new Set((await ranker.feed({ userId, limit: 50 })).items.map((i) => ranker.catalog.get(i.videoId)?.creatorId));
+    expect((await creatorsOf()).has(creatorId)).toBe(false);
+    await ranker.unblock(userId, creatorId);
+    // Unblocked, the creator may come back (it has many videos and the user was shown it first).
+    let back = false;
+    for (let i = 0; i < 3 && !back; i++) back = (await creatorsOf()).has(creatorId);
+    expect(back).toBe(true);
+  });
+});

@@ -141,6 +141,11 @@ export function portsContract(
       expect(await st.following(u)).toEqual(["c1", "c2"]);
       expect(await st.blocked(u)).toEqual(["c9"]);
       expect(await st.following(id("nobody"))).toEqual([]);
+      await st.unfollow(u, "c2");
+      await st.unfollow(u, "never-followed");
+      await st.unblock(u, "c9");
+      expect(await st.following(u)).toEqual(["c1"]);
+      expect(await st.blocked(u)).toEqual([]);
     });
   });
 }

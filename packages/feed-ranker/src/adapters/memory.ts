@@ -127,11 +127,17 @@ export function createMemoryState(options: StateOptions = {}, now: () => number 
     async follow(userId, creatorId) {
       setOf(follows, userId).add(creatorId);
     },
+    async unfollow(userId, creatorId) {
+      follows.get(userId)?.delete(creatorId);
+    },
     async following(userId) {
       return [...(follows.get(userId) ?? [])].sort();
     },
     async block(userId, creatorId) {
       setOf(blocks, userId).add(creatorId);
+    },
+    async unblock(userId, creatorId) {
+      blocks.get(userId)?.delete(creatorId);
     },
     async blocked(userId) {
       return [...(blocks.get(userId) ?? [])].sort();

@@ -221,11 +221,19 @@ export function createRedisState(options: RedisStateOptions): StatePort {
         await r.sadd(k.follow(userId), creatorId);
         await r.pexpire(k.follow(userId), o.ttlMs);
       }),
+    unfollow: (userId, creatorId) =>
+      backend("unfollowing", async () => {
+        await r.srem(k.follow(userId), creatorId);
+      }),
     following: (userId) => backend("reading follows", async () => (await r.smembers(k.follow(userId))).sort()),
     block: (userId, creatorId) =>
       backend("blocking", async () => {
         await r.sadd(k.block(userId), creatorId);
         await r.pexpire(k.block(userId), o.ttlMs);
+      }),
+    unblock: (userId, creatorId) =>
+      backend("unblocking", async () => {
+        await r.srem(k.block(userId), creatorId);
       }),
     blocked: (userId) => backend("reading blocks", async () => (await r.smembers(k.block(userId))).sort()),
   };
