@@ -3,13 +3,8 @@
 // are handed to @reelkit/feed-ranker, whose "following" candidate source serves the followed
 // creators' videos. Analytics read @reelkit/engagement (creatorStats, counts, retention), which the
 // in-process store updates inside `record`: what POST /events accepted shows at once.
-//
-// The ranker's state port has `follow` but no `unfollow`. Until it has one, an unfollowed creator
-// stays in the ranker's following set (in memory, until the next restart, which replays only the
-// active follows) and the server drops the feed items that only the "following" source proposed
-// for a creator the viewer no longer follows (see `installUnfollowFilter`). That creator's videos
-// can still reach the viewer through the other sources, as anyone's do.
-import type { FeedPage, FeedRanker, FeedRequest } from "@reelkit/feed-ranker";
+// The table is the truth: its active follows are replayed into the ranker at start (its state is
+// in memory in embedded mode).
 import type { Role } from "./auth.js";
 import type { Sql, Video } from "./db.js";
 import type { Platform } from "./platform.js";
@@ -97,7 +92,6 @@ function createCreators(platform: Platform): Creators {
   const now = () => Date.now();
   const ready = (async () => {
     await sql.exec(SCHEMA);
-    installUnfollowFilter(platform.ranker, (userId) => service.following(userId));
     // The ranker keeps follows in memory: give it the active ones again after a restart.
     const active = await sql.query<{ follower_id: string; creator_id: string }>(
       "select follower_id, creator_id from creator_follows where unfollowed_at is null",
@@ -145,6 +139,7 @@ function createCreators(platform: Platform): Creators {
          where follower_id = $1 and creator_id = $2 and unfollowed_at is null returning id`,
         [followerId, creatorId, now()],
       );
+      await platform.ranker.unfollow(followerId, creatorId);
       return updated.rows.length > 0;
     },
     async isFollowing(followerId, creatorId) {
@@ -215,33 +210,4 @@ function createCreators(platform: Platform): Creators {
     },
   };
   return service;
-}
-
-const filtered = new WeakSet<FeedRanker>();
-
-/**
- * The ranker has no unfollow: drop the items of a page that only its "following" source proposed
- * when the viewer no longer follows their creator. Wraps `ranker.feed` once per ranker.
- */
-export function installUnfollowFilter(ranker: FeedRanker, following: (userId: string) => Promise<string[]>): void {
-  if (filtered.has(ranker)) return;
-  filtered.add(ranker);
-  const feed = ranker.feed.bind(ranker);
-  ranker.feed = async (request: FeedRequest): Promise<FeedPage> => {
-    const page = await feed(request);
-    const onlyFollowing = page.items.filter(
-      (item) => item.reasons.sources.length > 0 && item.reasons.sources.every((s) => s === "following"),
-    );
-    if (onlyFollowing.length === 0) return page;
-    const followed = new Set(await following(request.userId));
-    const stale = new Set(
-      onlyFollowing
-        .filter((item) => {
-          const creatorId = ranker.catalog.get(item.videoId)?.creatorId;
-          return creatorId !== undefined && !followed.has(creatorId);
-        })
-        .map((item) => item.videoId),
-    );
-    return stale.size === 0 ? page : { ...page, items: page.items.filter((item) => !stale.has(item.videoId)) };
-  };
 }
