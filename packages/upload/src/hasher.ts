@@ -1,15 +1,19 @@
 // Whole-upload SHA-256 off the main thread. Hashing an upload costs about as much CPU as receiving
 // it (OpenSSL's SHA-256 runs at ~1.5 GB/s; a loopback upload arrives at ~0.5 GB/s), and on the
-// event loop it delays reading the socket. Here the main thread only copies each chunk into a
-// 1 MiB staging buffer and transfers full buffers to one worker thread, which keeps every
-// running hash; buffers come back for reuse. Messages are handled in order, so a digest
-// request answers for exactly the bytes sent before it.
+// event loop it delays reading the socket. One worker thread keeps every running hash, fed in
+// either of two ways: `updateFile` names a durable byte range of a local file, which the worker
+// reads back (from the page cache) and hashes — nothing per chunk on the event loop; `update`
+// copies chunks into 1 MiB staging buffers transferred to the worker (stores without a local
+// file). Messages are handled in order, so a digest answers for exactly the bytes sent before it.
 import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 
 /** A running SHA-256: feed bytes in order, then ask for the hex digest once. */
 export interface RunningHash {
   update(chunk: Uint8Array): void;
+  /** Hash bytes [start, end) of a local file, which must not change while it is read. */
+  updateFile(path: string, start: number, end: number): void;
   digest(): Promise<string>;
   /** Forget the state (no digest will be asked). */
   drop(): void;
@@ -28,20 +32,43 @@ const MAX_IN_FLIGHT = 16;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
+const { openSync, readSync, closeSync } = require("node:fs");
 const inFlight = new Int32Array(workerData.inFlight);
 const hashes = new Map();
+const readBuffer = Buffer.allocUnsafe(1024 * 1024);
+const stateOf = (key) => {
+  let state = hashes.get(key);
+  if (state === undefined) hashes.set(key, (state = { hash: createHash("sha256"), error: undefined }));
+  return state;
+};
 parentPort.on("message", (m) => {
   if (m.op === "update") {
-    let hash = hashes.get(m.key);
-    if (hash === undefined) hashes.set(m.key, (hash = createHash("sha256")));
-    hash.update(new Uint8Array(m.buffer, 0, m.length));
+    stateOf(m.key).hash.update(new Uint8Array(m.buffer, 0, m.length));
     Atomics.sub(inFlight, 0, 1);
     Atomics.notify(inFlight, 0);
     parentPort.postMessage({ op: "free", buffer: m.buffer }, [m.buffer]);
+  } else if (m.op === "file") {
+    const state = stateOf(m.key);
+    if (state.error !== undefined) return;
+    let fd;
+    try {
+      fd = openSync(m.path, "r");
+      for (let at = m.start; at < m.end; ) {
+        const n = readSync(fd, readBuffer, 0, Math.min(readBuffer.length, m.end - at), at);
+        if (n <= 0) throw new Error("the file is shorter than the range to hash");
+        state.hash.update(readBuffer.subarray(0, n));
+        at += n;
+      }
+    } catch (error) {
+      state.error = String(error && error.message ? error.message : error);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   } else if (m.op === "digest") {
-    const hash = hashes.get(m.key) ?? createHash("sha256");
+    const state = hashes.get(m.key) ?? { hash: createHash("sha256"), error: undefined };
     hashes.delete(m.key);
-    parentPort.postMessage({ op: "digest", key: m.key, hex: hash.digest("hex") });
+    if (state.error !== undefined) parentPort.postMessage({ op: "digest", key: m.key, error: state.error });
+    else parentPort.postMessage({ op: "digest", key: m.key, hex: state.hash.digest("hex") });
   } else if (m.op === "drop") {
     hashes.delete(m.key);
   }
@@ -51,9 +78,31 @@ parentPort.on("message", (m) => {
 /** Hashing on the calling thread: the fallback, and what `hashInWorker: false` uses. */
 export function inlineHash(): RunningHash {
   const hash = createHash("sha256");
+  let error: Error | undefined;
   return {
     update: (chunk) => void hash.update(chunk),
-    digest: async () => hash.digest("hex"),
+    updateFile(path, start, end) {
+      if (error !== undefined) return;
+      let fd: number | undefined;
+      const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, end - start)));
+      try {
+        fd = openSync(path, "r");
+        for (let at = start; at < end; ) {
+          const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - at), at);
+          if (n <= 0) throw new Error("the file is shorter than the range to hash");
+          hash.update(buffer.subarray(0, n));
+          at += n;
+        }
+      } catch (cause) {
+        error = cause as Error;
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    },
+    digest: async () => {
+      if (error !== undefined) throw error;
+      return hash.digest("hex");
+    },
     drop: () => {},
   };
 }
@@ -68,16 +117,18 @@ export function createHashPool(options: { worker: boolean }): HashPool {
   const waiting = new Map<number, { resolve(hex: string): void; reject(error: Error): void }>();
   let nextKey = 1;
 
-  const start = (): Worker => {
+  const ensureWorker = (): Worker => {
     if (worker !== undefined) return worker;
     const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { inFlight: inFlightMemory } });
     started.unref(); // a pending digest keeps its request, and so the process, alive
-    started.on("message", (m: { op: string; buffer?: ArrayBuffer; key?: number; hex?: string }) => {
+    started.on("message", (m: { op: string; buffer?: ArrayBuffer; key?: number; hex?: string; error?: string }) => {
       if (m.op === "free" && m.buffer !== undefined) {
         if (free.length < MAX_IN_FLIGHT) free.push(m.buffer);
       } else if (m.op === "digest" && m.key !== undefined) {
-        waiting.get(m.key)?.resolve(m.hex ?? "");
+        const pending = waiting.get(m.key);
         waiting.delete(m.key);
+        if (m.error !== undefined) pending?.reject(new Error(`hashing failed: ${m.error}`));
+        else pending?.resolve(m.hex ?? "");
       }
     });
     const fail = (error: Error) => {
@@ -104,7 +155,7 @@ export function createHashPool(options: { worker: boolean }): HashPool {
       let broken: Error | undefined;
       const send = () => {
         if (staging === undefined || used === 0) return;
-        const target = worker ?? start();
+        const target = worker ?? ensureWorker();
         // Bounded: wait (briefly, rarely) while the worker holds MAX_IN_FLIGHT buffers.
         while (Atomics.load(inFlight, 0) >= MAX_IN_FLIGHT && worker !== undefined)
           Atomics.wait(inFlight, 0, Atomics.load(inFlight, 0), 50);
@@ -131,10 +182,19 @@ export function createHashPool(options: { worker: boolean }): HashPool {
             if (used === STAGING_BYTES) send();
           }
         },
+        updateFile(path, start, end) {
+          if (broken !== undefined) return;
+          if (failure !== undefined) {
+            broken = failure;
+            return;
+          }
+          send(); // bytes given to `update` come first
+          if (end > start) (worker ?? ensureWorker()).postMessage({ op: "file", key, path, start, end });
+        },
         digest() {
           if (broken !== undefined || failure !== undefined) return Promise.reject(broken ?? failure);
           send();
-          const target = worker ?? start();
+          const target = worker ?? ensureWorker();
           return new Promise<string>((resolve, reject) => {
             waiting.set(key, { resolve, reject });
             target.postMessage({ op: "digest", key });

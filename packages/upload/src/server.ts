@@ -432,9 +432,21 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
    * The upload's running hash as an append `digest` (the store feeds it each byte it writes);
    * `settle` keeps the state only if exactly the stored bytes were hashed.
    */
+  const hashFromFile = parsed.hashInWorker && typeof store.localPath === "function";
   const hashing = (info: UploadInfo) => {
     const hash = takeDigest(info.id, info.offset);
     if (hash === undefined) return { digest: undefined, settle: (_offset: number) => {} };
+    if (hashFromFile) {
+      // The durable bytes are read back from the store's file on the hash worker: nothing per chunk here.
+      return {
+        digest: undefined,
+        settle: (offset: number) => {
+          if (offset < info.offset) return hash.drop();
+          hash.updateFile((store.localPath as (id: string) => string)(info.id), info.offset, offset);
+          keepDigest(info.id, offset, hash);
+        },
+      };
+    }
     let hashed = 0;
     return {
       digest: {

@@ -107,6 +107,12 @@ export interface UploadStore {
   remove(id: string): Promise<void>;
   /** Every upload, in no particular order (used by expiry sweeps). */
   list(): AsyncIterable<UploadInfo>;
+  /**
+   * Optional: the local file holding an upload's bytes, for stores that keep them in one file whose
+   * durable prefix never changes. The server then hashes the durable bytes from that file on its
+   * hash worker instead of copying every chunk off the event loop.
+   */
+  localPath?(id: string): string;
 }
 
 /** Upload ids are 22 base64url characters from 16 random bytes; the pattern admits 16–64 base64url chars. */

@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHashPool, type HashPool } from "../hasher.js";
 
@@ -42,6 +45,42 @@ describe.each([{ worker: true }, { worker: false }])("hash pool (worker: $worker
     const [da, db] = await Promise.all([ha.digest(), hb.digest()]);
     expect(da).toBe(sha256(a));
     expect(db).toBe(sha256(b));
+  });
+
+  it("hashes ranges of a local file, mixed with chunks, in order", async () => {
+    pool = createHashPool({ worker });
+    const dir = mkdtempSync(join(tmpdir(), "reelkit-hasher-"));
+    try {
+      const file = join(dir, "data");
+      const data = randomBytes(2_500_000);
+      writeFileSync(file, data);
+      const extra = randomBytes(1000);
+      const hash = pool.create();
+      hash.updateFile(file, 0, 1_000_000);
+      hash.updateFile(file, 1_000_000, 1_000_000); // empty range
+      hash.updateFile(file, 1_000_000, data.length);
+      hash.update(extra);
+      expect(await hash.digest()).toBe(sha256(Buffer.concat([data, extra])));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails the digest (never a wrong one) when the file is shorter than the range", async () => {
+    pool = createHashPool({ worker });
+    const dir = mkdtempSync(join(tmpdir(), "reelkit-hasher-"));
+    try {
+      const file = join(dir, "data");
+      writeFileSync(file, randomBytes(1000));
+      const hash = pool.create();
+      hash.updateFile(file, 0, 2000);
+      await expect(hash.digest()).rejects.toThrow(/shorter/);
+      const missing = pool.create();
+      missing.updateFile(join(dir, "nope"), 0, 10);
+      await expect(missing.digest()).rejects.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("hashes an empty upload", async () => {

@@ -475,6 +475,11 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       return newOffset;
     },
 
+    localPath(id: string): string {
+      checkId(id);
+      return dataPath(id);
+    },
+
     async read(id: string, range?: ByteRange): Promise<Readable> {
       const info = await backend("read", () => mustInfo(id));
       const start = range?.start ?? 0;
