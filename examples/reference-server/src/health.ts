@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { Mode } from "./config.js";
 
 /** The packages this server composes, in the order the platform's flow uses them. */
 export const packageNames = [
@@ -18,7 +19,7 @@ export interface PackageInfo {
 
 export interface Health {
   status: "ok";
-  mode: "embedded";
+  mode: Mode;
   uptimeSeconds: number;
   node: string;
   packages: PackageInfo[];
@@ -34,12 +35,45 @@ export function readPackages(): PackageInfo[] {
   });
 }
 
-export function health(packages: PackageInfo[], startedAt: number): Health {
+export function health(packages: PackageInfo[], startedAt: number, mode: Mode = "embedded"): Health {
   return {
     status: "ok",
-    mode: "embedded",
+    mode,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     node: process.version,
     packages,
   };
+}
+
+/** One engine's answer to a readiness probe. */
+export interface Check {
+  ok: boolean;
+  /** Round trip in milliseconds. */
+  ms: number;
+  error?: string;
+}
+
+export interface Readiness {
+  status: "ready" | "unavailable";
+  mode: Mode;
+  checks: Record<string, Check>;
+}
+
+/** Runs one probe with a deadline: a hung connection is a failed check, never a hung request. */
+export async function probe(work: () => Promise<unknown>, timeoutMs = 2000): Promise<Check> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      work(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
 }

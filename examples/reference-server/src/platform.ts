@@ -1,11 +1,14 @@
-// The composition root of embedded mode: one process holding the database, the tus endpoint, the
-// transcode queue and worker, and engagement. It adapts one package's output to the next one's
-// input: upload.completed → transcode job → moderation → published (or failed).
+// The composition root, API side: the database, the tus endpoint, moderation and the ranker, and
+// the pipeline that adapts one package's output to the next one's input: upload.completed →
+// transcode job → moderation → published (or failed). What differs between modes (the job queue,
+// engagement, the ranker's and the review queue's stores, locks, rate limits, lifecycle events)
+// comes from a `Backends` object: backends/embedded.ts (one process) or backends/scaled.ts (the
+// real engines, with transcoders and the engagement aggregator as processes of their own).
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createEngagement, type Engagement, type EngagementEvent } from "@reelkit/engagement";
+import type { Engagement, EngagementEvent } from "@reelkit/engagement";
 import { Catalog, createFeedRanker, type FeedRanker } from "@reelkit/feed-ranker";
 import {
   createModeration,
@@ -15,11 +18,15 @@ import {
   type Moderation,
   type ReviewQueue,
 } from "@reelkit/moderation";
-import { createMemoryJobQueue, type JobQueue, processTranscodes, type Worker } from "@reelkit/transcode";
+import type { JobError, JobQueue } from "@reelkit/transcode";
 import { createFileStore, createUploadServer, type UploadServer, type UploadStore } from "@reelkit/upload";
 import { createTokens, demoUsers, type Tokens } from "./auth.js";
-import type { Config } from "./config.js";
+import { createEmbeddedBackends } from "./backends/embedded.js";
+import type { Backends, LifecycleEvent } from "./backends/types.js";
+import { type Config, type Mode, modeOf } from "./config.js";
 import { type Database, openDatabase, type Video, type VideoStatus } from "./db.js";
+import { probe, type Readiness } from "./health.js";
+import type { AppContext } from "./routes.js";
 
 export interface Metrics {
   inc(name: string, labels?: Record<string, string>, by?: number): void;
@@ -57,12 +64,12 @@ export interface Platform {
   uploadStore: UploadStore;
   queue: JobQueue;
   engagement: Engagement;
-  /** Personalised pages for signed-in viewers (its signals and state are in memory: embedded mode). */
+  /** Personalised pages for signed-in viewers (signals and state in memory, or in Redis when scaled). */
   ranker: FeedRanker;
   /** Feed engagement to the ranker (signed-in viewers only), mapping engagement's event types to its own. */
   rankerEngage(userId: string, events: readonly EngagementEvent[]): Promise<void>;
   moderation: Moderation;
-  /** Held and blocked videos wait here for a moderator. */
+  /** Held and blocked videos wait here for a moderator (in memory, or in Redis when scaled). */
   reviews: ReviewQueue;
   metrics: Metrics;
   /** Published videos the ranker may serve: remove a video here to take it out of every feed. */
@@ -73,6 +80,12 @@ export interface Platform {
   isPublic(videoId: string): Promise<boolean>;
   /** Resolves when a video leaves the pipeline (published, limited, held, rejected or failed). */
   settled(videoId: string): Promise<Video>;
+  /** Embedded (one process) or scaled (the real engines; see backends/scaled.ts). */
+  mode: Mode;
+  /** Readiness: the database and, when scaled, Redis, Kafka and Cassandra answer. */
+  ready(): Promise<Readiness>;
+  /** Rate limits shared by every API process (scaled mode); absent, the server keeps its own. */
+  limiter?: AppContext["limiter"];
   close(): Promise<void>;
 }
 
@@ -93,16 +106,66 @@ async function secretFor(config: Config): Promise<string> {
 }
 
 const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
+/** Statuses of a video still in the pipeline (a transcode completion may move it on). */
+const PIPELINE_STATUSES = ["uploaded", "transcoding", "moderation"] as const satisfies readonly VideoStatus[];
 
-export async function startPlatform(config: Config, log: Log = jsonLog): Promise<Platform> {
+/** The lifecycle event of a status change: reason codes for moderation outcomes, the error for a failure. */
+function lifecycleOf(video: Video, at: number): LifecycleEvent {
+  const event: LifecycleEvent = { videoId: video.id, ownerId: video.ownerId, status: video.status, at };
+  if (video.error && (video.status === "limited" || video.status === "held" || video.status === "rejected"))
+    event.reasons = video.error.split(", ");
+  else if (video.error && video.status === "failed") event.reasons = [video.error];
+  return event;
+}
+
+/**
+ * The database as every module sees it, every status change (whoever makes it: the pipeline, a
+ * moderator's decision) published through `publish`. Only what goes through `createVideo` and
+ * `setStatus` is seen; a module writing `videos.status` with raw SQL would bypass it.
+ */
+function publishingStatuses(db: Database, publish: (event: LifecycleEvent) => void): Database {
+  return {
+    ...db,
+    async createVideo(video) {
+      const existed = (await db.getVideo(video.id)) !== undefined;
+      const row = await db.createVideo(video);
+      if (!existed) publish(lifecycleOf(row, row.createdAt));
+      return row;
+    },
+    async setStatus(id, status, changes) {
+      await db.setStatus(id, status, changes);
+      const row = await db.getVideo(id);
+      if (row !== undefined) publish(lifecycleOf(row, Date.now()));
+    },
+  };
+}
+
+/**
+ * Starts the API side of the platform. `backends` picks embedded or scaled mode; by default the
+ * mode the configuration names (scaled when REDIS_URL, KAFKA_BROKERS and CASSANDRA_CONTACT_POINTS are set).
+ */
+export async function startPlatform(config: Config, log: Log = jsonLog, backends?: Backends): Promise<Platform> {
   const mediaDir = join(config.DATA_DIR, "media");
   const uploadDir = join(config.DATA_DIR, "uploads");
   await mkdir(mediaDir, { recursive: true });
   await mkdir(uploadDir, { recursive: true });
   const tokens = createTokens(await secretFor(config));
-  const db = await openDatabase(join(config.DATA_DIR, "db"));
+  const chosen =
+    backends ??
+    (modeOf(config) === "scaled"
+      ? await (await import("./backends/scaled.js")).createScaledBackends(config, log)
+      : await createEmbeddedBackends(config));
+  let rawDb: Database;
+  try {
+    rawDb = await openDatabase(join(config.DATA_DIR, "db"));
+  } catch (error) {
+    await chosen.close();
+    throw error;
+  }
+  const publish = chosen.lifecycle;
+  const db = publish === undefined ? rawDb : publishingStatuses(rawDb, publish);
   for (const user of demoUsers) await db.upsertUser(user);
-  const engagement = await createEngagement({ journal: { path: join(config.DATA_DIR, "engagement.jsonl") } });
+  const { engagement, queue } = chosen;
   const metrics = createMetrics();
   const catalog = new Catalog();
   const toCatalog = (video: Video) => ({
@@ -113,7 +176,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
   });
   const published = await db.byStatus(["published"]);
   if (published.length > 0) catalog.upsert(published.map(toCatalog));
-  const ranker = createFeedRanker({ catalog, secret: tokens.sign("feed-ranker cursors") });
+  const ranker = createFeedRanker({ catalog, secret: tokens.sign("feed-ranker cursors"), ...chosen.ranker });
   const rankerTypes: Record<string, "impression" | "view" | "complete" | "like" | "share" | "skip" | undefined> = {
     impression: "impression",
     view: "view",
@@ -125,9 +188,9 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     skip: "skip",
   };
   // Before publishing: the title through the text and spam checks; held and blocked videos go to
-  // the review queue for a human (the moderator dashboard is still to come).
+  // the review queue for a human.
   const moderation = createModeration({ checks: [createTextCheck(), createSpamCheck()] });
-  const reviews = createReviewQueue();
+  const reviews = createReviewQueue(chosen.reviewStore !== undefined ? { store: chosen.reviewStore } : {});
   const statusOf: Record<string, VideoStatus> = {
     allow: "published",
     limit: "limited",
@@ -143,7 +206,6 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     waiters.delete(videoId);
   };
 
-  const queue = createMemoryJobQueue();
   const startTranscode = async (videoId: string) => {
     await db.setStatus(videoId, "transcoding");
     await queue.enqueue({
@@ -153,10 +215,24 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
       options: { force: true, preset: config.TRANSCODE_PRESET },
     });
   };
-  queue.on("completed", ({ id, result }) => {
-    void (async () => {
+
+  // A video is moved on by one handler at a time: a queue event and the reconciliation (scaled
+  // mode) may both report the same completion.
+  const handling = new Set<string>();
+  const once = async (id: string, work: () => Promise<void>) => {
+    if (handling.has(id)) return;
+    handling.add(id);
+    try {
+      await work();
+    } finally {
+      handling.delete(id);
+    }
+  };
+
+  const completed = (id: string, result: unknown) =>
+    once(id, async () => {
       const video = await db.getVideo(id);
-      if (video === undefined) return;
+      if (video === undefined || !(PIPELINE_STATUSES as readonly string[]).includes(video.status)) return;
       const durationMs = (result as { durationMs?: number } | undefined)?.durationMs;
       await db.setStatus(id, "moderation", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
       const decision = await moderation.beforePublish({ id, uploader: { id: video.ownerId }, title: video.title });
@@ -181,17 +257,46 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
       metrics.inc("reelkit_transcodes_total", { result: "completed" });
       log("video moderated", { videoId: id, decision: decision.decision, reasons: decision.reasonCodes });
       await settle(id);
-    })().catch((error: unknown) => log("publishing failed", { videoId: id, error: String(error) }));
+    });
+  const dead = (id: string, error: JobError | undefined) =>
+    once(id, async () => {
+      const video = await db.getVideo(id);
+      if (video === undefined || !(PIPELINE_STATUSES as readonly string[]).includes(video.status)) return;
+      const code = error?.code ?? "UNKNOWN";
+      const message = error?.message ?? "the transcode job died";
+      await db.setStatus(id, "failed", { error: `${code}: ${message}` });
+      metrics.inc("reelkit_transcodes_total", { result: "failed" });
+      log("transcode failed", { videoId: id, code, error: message });
+      await settle(id);
+    });
+  queue.on("completed", ({ id, result }) => {
+    completed(id, result).catch((error: unknown) => log("publishing failed", { videoId: id, error: String(error) }));
   });
   queue.on("dead", ({ id, error }) => {
-    void (async () => {
-      await db.setStatus(id, "failed", { error: `${error.code}: ${error.message}` });
-      metrics.inc("reelkit_transcodes_total", { result: "failed" });
-      log("transcode failed", { videoId: id, code: error.code, error: error.message });
-      await settle(id);
-    })();
+    dead(id, error).catch((error: unknown) =>
+      log("recording a failed transcode failed", { videoId: id, error: String(error) }),
+    );
   });
-  const worker: Worker = processTranscodes(queue, { concurrency: 1, closeTimeoutMs: 2000 });
+
+  /**
+   * Scaled mode: the job queue's events are at most once (Redis pub/sub), its records are the truth.
+   * Every video still in the pipeline is compared with its job: a completion or death whose event
+   * was missed is handled now, a job that is gone (Redis lost it) is enqueued again.
+   */
+  const reconcile = async () => {
+    for (const video of await db.byStatus(PIPELINE_STATUSES)) {
+      if (handling.has(video.id)) continue;
+      const job = video.status === "uploaded" ? undefined : await queue.get(video.id);
+      if (job === undefined) {
+        log("enqueueing transcode", { videoId: video.id, status: video.status });
+        await startTranscode(video.id);
+      } else if (job.state === "completed") {
+        await completed(video.id, job.result);
+      } else if (job.state === "dead") {
+        await dead(video.id, job.error);
+      }
+    }
+  };
 
   const uploadStore = createFileStore({ dir: uploadDir });
   const uploads = createUploadServer({
@@ -199,23 +304,31 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
     path: "/uploads/",
     maxSize: config.MAX_UPLOAD_BYTES,
     tempDir: join(config.DATA_DIR, "tmp"),
+    ...(chosen.locker !== undefined ? { locker: chosen.locker } : {}),
     onUploadFinish: async ({ id, info }) => {
       const ownerId = info.metadata.owner;
       if (!ownerId) return; // not created through our endpoint
       const title = (info.metadata.title ?? info.metadata.filename ?? "Untitled").slice(0, 200);
-      await db.createVideo({ id, ownerId, title, status: "uploaded" });
-      metrics.inc("reelkit_uploads_completed_total");
-      log("upload completed", { videoId: id, ownerId, bytes: info.length });
-      await startTranscode(id);
+      await once(id, async () => {
+        await db.createVideo({ id, ownerId, title, status: "uploaded" });
+        metrics.inc("reelkit_uploads_completed_total");
+        log("upload completed", { videoId: id, ownerId, bytes: info.length });
+        await startTranscode(id);
+      });
     },
   });
   await mkdir(join(config.DATA_DIR, "tmp"), { recursive: true });
 
-  // Restart: re-run transcodes that were running, and pick up uploads that completed just before
-  // a crash (their video row was never written). Nothing is duplicated: ids are the upload ids.
-  for (const video of await db.byStatus(["uploaded", "transcoding", "moderation"])) {
-    log("resuming transcode", { videoId: video.id });
-    await startTranscode(video.id);
+  // Restart: re-run transcodes that were running (embedded: the in-memory queue forgot them;
+  // scaled: compare with the job records), and pick up uploads that completed just before a crash
+  // (their video row was never written). Nothing is duplicated: ids are the upload ids.
+  if (chosen.reconcileEveryMs === undefined) {
+    for (const video of await db.byStatus(PIPELINE_STATUSES)) {
+      log("resuming transcode", { videoId: video.id });
+      await startTranscode(video.id);
+    }
+  } else {
+    await reconcile();
   }
   for await (const info of uploadStore.list()) {
     const complete = info.length !== undefined && info.offset === info.length && info.concat?.type !== "partial";
@@ -227,6 +340,16 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
   }
   const sweep = setInterval(() => void uploads.sweep().catch(() => {}), 10 * 60 * 1000);
   sweep.unref();
+  let reconciling: Promise<void> = Promise.resolve();
+  const reconciler =
+    chosen.reconcileEveryMs === undefined
+      ? undefined
+      : setInterval(() => {
+          reconciling = reconciling
+            .then(reconcile)
+            .catch((error: unknown) => log("reconciling transcodes failed", { error: String(error) }));
+        }, chosen.reconcileEveryMs);
+  reconciler?.unref();
 
   return {
     config,
@@ -271,12 +394,21 @@ export async function startPlatform(config: Config, log: Log = jsonLog): Promise
         void settle(videoId);
       });
     },
+    mode: chosen.mode,
+    async ready() {
+      const [database, engines] = await Promise.all([probe(() => rawDb.sql.query("select 1")), chosen.checks()]);
+      const checks = { database, ...engines };
+      const ok = Object.values(checks).every((check) => check.ok);
+      return { status: ok ? "ready" : "unavailable", mode: chosen.mode, checks };
+    },
+    ...(chosen.limiter !== undefined ? { limiter: chosen.limiter } : {}),
     async close() {
       clearInterval(sweep);
+      if (reconciler !== undefined) clearInterval(reconciler);
       await uploads.close();
-      await worker.close({ timeoutMs: 2000 });
-      await engagement.close();
-      await db.close();
+      await reconciling;
+      await chosen.close();
+      await rawDb.close();
     },
   };
 }

@@ -15,13 +15,18 @@ export interface ReferenceServer {
 }
 
 export function createReferenceServer(
-  options: { platform?: Platform; packages?: PackageInfo[] } = {},
+  options: {
+    platform?: Platform;
+    packages?: PackageInfo[];
+    /** Rate limits; default: the platform's (shared through Redis in scaled mode), else in-process buckets. */
+    limiter?: AppContext["limiter"];
+  } = {},
 ): ReferenceServer {
   const app: AppContext = {
     platform: options.platform,
     startedAt: Date.now(),
     packages: options.packages ?? readPackages(),
-    limiter: createLimiters(),
+    limiter: options.limiter ?? options.platform?.limiter ?? createLimiters(),
   };
   const router: Router = createRouter(app, [...routeModules, openApiRoutes(() => router.routes)]);
   const metrics = options.platform?.metrics;

@@ -25,6 +25,14 @@ const healthSchema = z
     packages: z.array(z.object({ name: z.string(), version: z.string(), description: z.string() })),
   })
   .meta({ id: "Health" });
+const checkSchema = z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() });
+const readinessSchema = z
+  .object({
+    status: z.enum(["ready", "unavailable", "starting"]),
+    mode: z.enum(["embedded", "scaled"]).optional(),
+    checks: z.record(z.string(), checkSchema),
+  })
+  .meta({ id: "Readiness" });
 
 export const coreRoutes: RouteModule = (app) => [
   route({
@@ -55,7 +63,8 @@ export const coreRoutes: RouteModule = (app) => [
     summary: "Human-readable health: the packages and their versions.",
     platform: false,
     responses: { 200: { description: "HTML", type: html } },
-    handler: ({ res }) => sendText(res, 200, html, healthPage(health(app.packages, app.startedAt)), noStore),
+    handler: ({ res }) =>
+      sendText(res, 200, html, healthPage(health(app.packages, app.startedAt, app.platform?.mode)), noStore),
   }),
   route({
     method: ["GET", "HEAD"],
@@ -64,7 +73,27 @@ export const coreRoutes: RouteModule = (app) => [
     summary: "Liveness: the packages this server composes.",
     platform: false,
     responses: { 200: { description: "Healthy", schema: healthSchema } },
-    handler: ({ res }) => sendJson(res, 200, health(app.packages, app.startedAt)),
+    handler: ({ res }) => sendJson(res, 200, health(app.packages, app.startedAt, app.platform?.mode)),
+  }),
+  route({
+    method: ["GET", "HEAD"],
+    path: "/readyz",
+    tag: "operations",
+    summary:
+      "Readiness: the database answers and, in scaled mode, Redis (PING), Kafka (producer connected, cluster metadata) and Cassandra (a query).",
+    platform: false,
+    responses: {
+      200: { description: "Ready to serve", schema: readinessSchema },
+      503: { description: "Starting, or an engine does not answer (see checks)", schema: readinessSchema },
+    },
+    async handler({ res }) {
+      if (app.platform === undefined) {
+        sendJson(res, 503, { status: "starting", checks: {} }, noStore);
+        return;
+      }
+      const readiness = await app.platform.ready();
+      sendJson(res, readiness.status === "ready" ? 200 : 503, readiness, noStore);
+    },
   }),
   route({
     method: "GET",

@@ -13,7 +13,7 @@ import { type RouteModule, route } from "../routes.js";
 
 export const FEED_PAGE_SIZE = 10;
 const MAX_EVENTS_PER_REQUEST = 500;
-/** Telemetry requests allowed per client address and minute. */
+/** Telemetry requests per client address and minute, unless the config sets `EVENTS_PER_MINUTE`. */
 export const EVENTS_PER_MINUTE = 240;
 
 export const videoIdSchema = z.string().regex(VIDEO_ID, "not a video id");
@@ -126,7 +126,7 @@ async function handleUpload(p: Platform, req: IncomingMessage, res: ServerRespon
 const tusMethods = ["OPTIONS", "HEAD", "GET", "POST", "PATCH", "DELETE"] as const;
 
 export const videoRoutes: RouteModule = (app) => {
-  const allowEvents = app.limiter("events", EVENTS_PER_MINUTE);
+  const allowEvents = app.limiter("events", app.platform?.config.EVENTS_PER_MINUTE ?? EVENTS_PER_MINUTE);
   return [
     route({
       method: ["GET", "HEAD"],
@@ -162,7 +162,8 @@ export const videoRoutes: RouteModule = (app) => {
       },
       async handler({ req, res, body, user, platform }) {
         const client = req.socket.remoteAddress ?? "unknown";
-        if (!(await allowEvents(client))) throw new HttpError(429, "too many telemetry requests", { "retry-after": "5" });
+        if (!(await allowEvents(client)))
+          throw new HttpError(429, "too many telemetry requests", { "retry-after": "5" });
         const problems: string[] = [];
         body.forEach((event, index) => {
           const parsed = engagementEventSchema.safeParse(event);
