@@ -25,6 +25,7 @@ import { createEmbeddedBackends } from "./backends/embedded.js";
 import type { Backends, LifecycleEvent } from "./backends/types.js";
 import { type Config, type Mode, modeOf } from "./config.js";
 import { type Database, openDatabase, type Video, type VideoStatus } from "./db.js";
+import { type FrameBank, openFrameBank } from "./frames.js";
 import { probe, type Readiness } from "./health.js";
 import type { AppContext } from "./routes.js";
 
@@ -69,6 +70,8 @@ export interface Platform {
   /** Feed engagement to the ranker (signed-in viewers only), mapping engagement's event types to its own. */
   rankerEngage(userId: string, events: readonly EngagementEvent[]): Promise<void>;
   moderation: Moderation;
+  /** Known-media screening: frames of transcoded videos, and the bank of rejected clips. */
+  frames: FrameBank;
   /** Held and blocked videos wait here for a moderator (in memory, or in Redis when scaled). */
   reviews: ReviewQueue;
   metrics: Metrics;
@@ -104,6 +107,14 @@ async function secretFor(config: Config): Promise<string> {
   await writeFile(file, secret, { mode: 0o600, flag: "wx" }).catch(() => {});
   return (await readFile(file, "utf8")).trim();
 }
+
+const severity = { allow: 0, limit: 1, hold: 2, block: 3 } as const;
+type Outcome = { decision: keyof typeof severity; reasonCodes: readonly string[] };
+/** The stricter of two moderation outcomes, with the reasons of both. */
+const moreSevere = (a: Outcome, b: Outcome): { decision: Outcome["decision"]; reasonCodes: string[] } => ({
+  decision: severity[b.decision] > severity[a.decision] ? b.decision : a.decision,
+  reasonCodes: [...new Set([...a.reasonCodes, ...b.reasonCodes])],
+});
 
 const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
 /** Statuses of a video still in the pipeline (a transcode completion may move it on). */
@@ -187,9 +198,11 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
     share: "share",
     skip: "skip",
   };
-  // Before publishing: the title through the text and spam checks; held and blocked videos go to
+  // Before publishing: the title through the text and spam checks, and (after transcoding) the
+  // frames matched against the bank of clips moderators rejected; held and blocked videos go to
   // the review queue for a human.
-  const moderation = createModeration({ checks: [createTextCheck(), createSpamCheck()] });
+  const frames = await openFrameBank(config.DATA_DIR);
+  const moderation = createModeration({ checks: [createTextCheck(), createSpamCheck(), frames.check] });
   const reviews = createReviewQueue(chosen.reviewStore !== undefined ? { store: chosen.reviewStore } : {});
   const statusOf: Record<string, VideoStatus> = {
     allow: "published",
@@ -235,7 +248,15 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       if (video === undefined || !(PIPELINE_STATUSES as readonly string[]).includes(video.status)) return;
       const durationMs = (result as { durationMs?: number } | undefined)?.durationMs;
       await db.setStatus(id, "moderation", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
-      const decision = await moderation.beforePublish({ id, uploader: { id: video.ownerId }, title: video.title });
+      const byTitle = await moderation.beforePublish({ id, uploader: { id: video.ownerId }, title: video.title });
+      const byFrames = await frames
+        .screen(id, join(uploadDir, id))
+        .then((hashed) => moderation.afterTranscode({ id, frames: hashed, uploader: { id: video.ownerId } }))
+        .catch((error: unknown) => {
+          log("frame screening failed", { videoId: id, error: String(error) });
+          return { decision: "hold" as const, reasonCodes: ["media:screening_failed"] };
+        });
+      const decision = moreSevere(byTitle, byFrames);
       const status = statusOf[decision.decision] ?? "held";
       if (decision.decision === "hold" || decision.decision === "block")
         await reviews.enqueue({
@@ -377,6 +398,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       if (mapped.length > 0) await ranker.engage(mapped);
     },
     moderation,
+    frames,
     reviews,
     metrics,
     catalog,

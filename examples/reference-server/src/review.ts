@@ -77,7 +77,7 @@ export interface SubjectSummary {
  * registerSubjectHandler("comment", {
  *   status: async (platform, id) => (await lookUp(platform, id))?.status,
  *   apply: async (platform, id, d) =>
- *     (await social(platform).applyCommentDecision(id, d.decision)) ? (d.decision === "block" ? "removed" : "visible") : undefined,
+ *     (await socialOf(platform).applyCommentDecision(id, d.decision)) ? (d.decision === "block" ? "removed" : "visible") : undefined,
  *   statusAfter: (action) => (action === "reject" || action === "remove" ? "removed" : "visible"),
  * });
  * ```
@@ -155,6 +155,11 @@ const videoHandler: SubjectHandler = {
         moderation: catalogModeration[decision.action],
       },
     ]);
+    // A rejected clip's frames join the known-media bank: re-uploads of it are caught after transcoding.
+    if (decision.action === "reject" || decision.action === "remove") {
+      const banned = await platform.frames.ban(id, `${decision.action}: ${decision.reason}`).catch(() => false);
+      if (!banned) platform.log("frames not banked", { videoId: id });
+    }
     return status;
   },
   async describe(platform, id) {

@@ -209,7 +209,20 @@ describe("moderation: queue, decisions, audit log, appeals", () => {
       ["reject", "published", "rejected"],
       ["approve", "held", "published"],
     ]);
-  }, 120_000);
+
+    // The rejected clip's frames are banked: the same clip under an innocent title is blocked
+    // after transcoding, by its frames alone.
+    expect(platform.frames.bannedVideos()).toBe(1);
+    const again = await client.upload(new Uint8Array(clip), {
+      metadata: { title: "my holiday", filename: "holiday.mp4" },
+      fingerprint: false,
+    }).done;
+    const againId = again.url.split("/").pop() ?? "";
+    expect(await waitForStatus(againId)).toBe("rejected");
+    const row = await platform.db.getVideo(againId);
+    expect(row?.error).toContain("media:video_match");
+    expect(await anonymousFeed()).not.toContain(againId);
+  }, 180_000);
 
   it("refuses callers without the role: 401 without or with a forged token, 403 for viewers and creators", async () => {
     const forged = `${(await signIn("moderator")).split(".")[0]}.forged`;
