@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: runs every package's benchmarks and prints one table.
 //
-// A benchmark is a file `packages/<name>/bench/*.bench.ts`, run with tsx (workspace packages
+// A benchmark is a file `packages/<name>/bench/*.bench.ts` (or `examples/<name>/bench/*.bench.ts`,
+// e.g. the reference server's load benchmark), run with tsx (workspace packages
 // resolve to their sources). It measures our code and a named peer in the same run and prints,
 // as its last stdout line, JSON: {"results":[{"name","unit","ours","peer","peerValue"}]} where
 // `unit` says what is measured (e.g. "ops/s", higher is better, or "ms", lower is better).
@@ -16,13 +17,24 @@ import { repoRoot } from "./services/lib.mjs";
 
 const only = process.argv.slice(2);
 const packagesDir = join(repoRoot, "packages");
+const examplesDir = join(repoRoot, "examples");
 const lowerIsBetter = new Set(["ms", "s", "bytes", "MiB"]);
 const rows = [];
 let failed = 0;
 
-for (const name of readdirSync(packagesDir).sort()) {
+// Every package, then the examples that have benchmarks (their names do not clash with packages').
+const targets = [
+  ...readdirSync(packagesDir)
+    .sort()
+    .map((name) => [name, join(packagesDir, name)]),
+  ...(existsSync(examplesDir) ? readdirSync(examplesDir).sort() : [])
+    .filter((name) => existsSync(join(examplesDir, name, "bench")))
+    .map((name) => [name, join(examplesDir, name)]),
+];
+
+for (const [name, dir] of targets) {
   if (only.length > 0 && !only.includes(name)) continue;
-  const benchDir = join(packagesDir, name, "bench");
+  const benchDir = join(dir, "bench");
   const files = existsSync(benchDir)
     ? readdirSync(benchDir)
         .filter((f) => f.endsWith(".bench.ts"))
@@ -38,7 +50,7 @@ for (const name of readdirSync(packagesDir).sort()) {
       join(repoRoot, "node_modules", ".bin", "tsx"),
       ["--conditions=@reelkit/source", join(benchDir, file)],
       {
-        cwd: join(packagesDir, name),
+        cwd: dir,
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
       },
