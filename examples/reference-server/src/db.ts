@@ -83,8 +83,10 @@ export interface Database {
   /** Insert a video once (by id); a second call returns the existing row unchanged. */
   createVideo(video: { id: string; ownerId: string; title: string; status: VideoStatus }): Promise<Video>;
   getVideo(id: string): Promise<Video | undefined>;
+  /** Several videos in one query, in the order of `ids` (unknown ids left out). */
+  getVideos(ids: readonly string[]): Promise<Video[]>;
   setStatus(id: string, status: VideoStatus, changes?: { error?: string | null; durationMs?: number }): Promise<void>;
-  /** Published videos, newest first. */
+  /** Published videos, newest first (pages are cached until a video's status changes). */
   published(limit: number, offset: number): Promise<Video[]>;
   byOwner(ownerId: string): Promise<Video[]>;
   byStatus(statuses: readonly VideoStatus[]): Promise<Video[]>;
@@ -94,6 +96,9 @@ export interface Database {
 export async function openDatabase(dir: string): Promise<Database> {
   const db = new PGlite(dir);
   await db.exec(SCHEMA);
+  // The anonymous feed reads the same few pages over and over; they change only when a video
+  // enters or leaves `published`, which goes through this module (one process owns the database).
+  const publishedPages = new Map<string, Promise<Video[]>>();
   return {
     sql: db as unknown as Sql,
     async upsertUser(user) {
@@ -111,11 +116,18 @@ export async function openDatabase(dir: string): Promise<Database> {
       if (row === undefined) throw new Error(`video ${video.id} was not stored`);
       return toVideo(row);
     },
+    async getVideos(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.query<VideoRow>("select * from videos where id = any($1::text[])", [[...ids]]);
+      const byId = new Map(rows.rows.map((row) => [row.id, toVideo(row)]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    },
     async getVideo(id) {
       const row = (await db.query<VideoRow>("select * from videos where id = $1", [id])).rows[0];
       return row === undefined ? undefined : toVideo(row);
     },
     async setStatus(id, status, changes = {}) {
+      publishedPages.clear();
       const publishing = status === "published" || status === "limited";
       await db.query(
         `update videos set status = $2,
@@ -133,13 +145,23 @@ export async function openDatabase(dir: string): Promise<Database> {
           Date.now(),
         ],
       );
+      publishedPages.clear(); // again: a page read while the update ran may hold the old status
     },
     async published(limit, offset) {
-      const rows = await db.query<VideoRow>(
-        "select * from videos where status = 'published' order by published_at desc, id limit $1 offset $2",
-        [limit, offset],
-      );
-      return rows.rows.map(toVideo);
+      const key = `${limit}:${offset}`;
+      let page = publishedPages.get(key);
+      if (page === undefined) {
+        page = db
+          .query<VideoRow>(
+            "select * from videos where status = 'published' order by published_at desc, id limit $1 offset $2",
+            [limit, offset],
+          )
+          .then((rows) => rows.rows.map(toVideo));
+        page.catch(() => publishedPages.delete(key));
+        if (publishedPages.size >= 256) publishedPages.clear();
+        publishedPages.set(key, page);
+      }
+      return (await page).map((video) => ({ ...video }));
     },
     async byOwner(ownerId) {
       const rows = await db.query<VideoRow>("select * from videos where owner_id = $1 order by created_at desc", [

@@ -86,9 +86,9 @@ async function rankedPage(p: Platform, userId: string, cursor: string | undefine
       throw new HttpError(400, `invalid cursor (${code})`);
     throw error;
   }
-  const videos = await Promise.all(page.items.map((item) => p.db.getVideo(item.videoId)));
+  const videos = await p.db.getVideos(page.items.map((item) => item.videoId));
   return {
-    items: videos.filter((v): v is Video => v?.status === "published").map(feedItem),
+    items: videos.filter((v) => v.status === "published").map(feedItem),
     cursor: page.cursor === null || page.cursor === undefined ? null : `r.${page.cursor}`,
   };
 }
