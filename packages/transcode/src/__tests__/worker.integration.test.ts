@@ -21,12 +21,20 @@ describe("processTranscodes", () => {
     const done = new Promise<unknown>((resolve) => queue.on("completed", (e) => resolve(e.result)));
     const worker = processTranscodes(queue, { concurrency: 1 });
     const outDir = join(dir, "ok");
+    // What a worker killed mid-encode leaves behind: removed before the job runs again.
+    const orphan = join(dir, ".ok.part-crashed");
+    await mkdir(orphan);
+    await writeFile(join(orphan, "stream_0.m4s"), "half an encode");
+    const unrelated = join(dir, ".other.part-keep");
+    await mkdir(unrelated);
     await queue.enqueue({ id: "upload-1", input: join(sharedDataDir(), "media", "rotated-90-h264.mp4"), outDir });
     const result = (await done) as { master: string; renditions: unknown[] };
     expect(result.master).toBe("master.m3u8");
     expect(result.renditions.length).toBeGreaterThan(1);
     expect(existsSync(join(outDir, "master.m3u8"))).toBe(true);
     expect(progress.at(-1)).toBe(100);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(unrelated)).toBe(true);
     // Enqueuing the finished upload again does not transcode it again.
     expect((await queue.enqueue({ id: "upload-1", input: "ignored", outDir })).state).toBe("completed");
     await worker.close();
