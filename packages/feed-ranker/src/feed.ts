@@ -203,6 +203,8 @@ interface Candidate {
   score: number;
 }
 
+const noFeatures = new Float64Array(0);
+
 /** Rejection of a source that ran past its time budget. */
 class SourceTimeout extends Error {}
 
@@ -305,7 +307,9 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
       const byTopic = new Map<string, Scored[]>();
       for (const s of pool) {
         const topic = ctx.catalog.get(s.videoId)?.topics[0] ?? "";
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), s]);
+        const queue = byTopic.get(topic);
+        if (queue === undefined) byTopic.set(topic, [s]);
+        else queue.push(s);
       }
       const out: Scored[] = [];
       const queues = [...byTopic.values()];
@@ -337,8 +341,8 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
     t: number,
     stats: VideoStats,
     ctx: { following: Set<string>; topics: Map<string, number>; creators: Map<string, number> },
+    x: Float64Array = new Float64Array(featureNames.length),
   ): Float64Array {
-    const x = new Float64Array(featureNames.length);
     x[F.bias] = 1;
     x[F.light] = c.light;
     x[F.coEngagement] = c.sources.get("coEngagement") ?? 0;
@@ -456,14 +460,29 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
     }
     const stats = await backend("reading video stats", signals.stats(pool.map((c) => c.videoId)));
     const followingSet = new Set(following);
-    const maxLight = Math.max(...pool.map((c) => c.light), 1e-12);
-    const candidates: Candidate[] = pool.map((c) => {
-      const light = c.light / maxLight;
-      const x = features({ ...c, light }, t, stats.get(c.videoId) as VideoStats, {
-        following: followingSet,
-        ...affinity,
-      });
-      return { ...c, light, x, score: 0 };
+    let maxLight = 1e-12;
+    for (const c of pool) if (c.light > maxLight) maxLight = c.light;
+    // Built field by field (no spreads): this runs for every candidate of every page.
+    const featureContext = { following: followingSet, topics: affinity.topics, creators: affinity.creators };
+    // One buffer for every candidate's features (a typed array each would be an allocation each).
+    const featureBlock = new Float64Array(pool.length * featureNames.length);
+    const candidates: Candidate[] = pool.map((c, i) => {
+      const candidate: Candidate = {
+        videoId: c.videoId,
+        video: c.video,
+        sources: c.sources,
+        light: c.light / maxLight,
+        x: noFeatures,
+        score: 0,
+      };
+      candidate.x = features(
+        candidate,
+        t,
+        stats.get(c.videoId) as VideoStats,
+        featureContext,
+        featureBlock.subarray(i * featureNames.length, (i + 1) * featureNames.length),
+      );
+      return candidate;
     });
     if (o.scorer !== undefined) {
       const scores = await o.scorer(
@@ -530,7 +549,8 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
     });
 
     const out: FeedItem[] = items.map(({ c, exploration }) => {
-      remember(featureKey(req.userId, c.videoId), c.x);
+      // A copy: `c.x` is a view of the page's feature block, which must not be kept alive.
+      remember(featureKey(req.userId, c.videoId), c.x.slice());
       const contributions = o.scorer === undefined ? heads.contributions(c.x, o.objectiveWeights) : [];
       return {
         videoId: c.videoId,
