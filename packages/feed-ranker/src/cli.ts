@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--json]
+// reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--json]
 // Splits the interactions, tunes every model on validation, reports test metrics of pop, itemknn
 // and reelkit. Progress on stderr; a table (or one JSON document with --json) on stdout.
 // On failure: `CODE: message` on stderr, exit 1; usage errors exit 2.
@@ -8,10 +8,19 @@ import { isFeedRankerError } from "./errors.js";
 import { loadInteractions } from "./eval/data.js";
 import { evaluate, reportJson, reportTable } from "./eval/run.js";
 
-const usage = "usage: reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--json]";
+const usage =
+  "usage: reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--json]";
 
 async function main(): Promise<number> {
-  let values: { data?: string; protocol?: string; k?: string; seed?: string; json?: boolean; help?: boolean };
+  let values: {
+    data?: string;
+    protocol?: string;
+    k?: string;
+    seed?: string;
+    refit?: boolean;
+    json?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
@@ -19,6 +28,7 @@ async function main(): Promise<number> {
         protocol: { type: "string", default: "recbole" },
         k: { type: "string", default: "10" },
         seed: { type: "string", default: "2020" },
+        refit: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -48,6 +58,7 @@ async function main(): Promise<number> {
       protocol: values.protocol,
       k,
       seed,
+      refit: values.refit === true,
       progress: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(values.json ? `${JSON.stringify(reportJson(report))}\n` : `${reportTable(report)}\n`);

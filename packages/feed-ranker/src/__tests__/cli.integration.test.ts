@@ -40,7 +40,7 @@ describe("reelkit-feed-eval", () => {
     };
     expect(report.protocol).toBe("recbole");
     expect(report.k).toBe(5);
-    expect(report.models.map((m) => m.model)).toEqual(["pop", "itemknn", "reelkit"]);
+    expect(report.models.map((m) => m.model)).toEqual(["pop", "itemknn", "ease", "reelkit"]);
     for (const m of report.models) {
       for (const key of ["recall@5", "ndcg@5", "hit@5", "mrr@5", "coverage", "p50Ms", "p99Ms"])
         expect(typeof m[key]).toBe("number");

@@ -80,7 +80,7 @@ describe("evaluate", () => {
     expect(lines.filter((l) => l.includes("session-model scale=600s")).length).toBe(3);
     expect([0, 60, 600]).toContain(report.models.find((m) => m.model === "reelkit")?.tuned.sessionScale);
     const ndcg = Object.fromEntries(report.models.map((m) => [m.model, m.metrics.ndcg]));
-    expect(Object.keys(ndcg)).toEqual(["pop", "itemknn", "reelkit"]);
+    expect(Object.keys(ndcg)).toEqual(["pop", "itemknn", "ease", "reelkit"]);
     expect(ndcg.reelkit).toBeGreaterThan((ndcg.pop as number) + 0.2);
     expect(ndcg.itemknn).toBeGreaterThan((ndcg.pop as number) + 0.2);
     expect(lines.some((l) => l.startsWith("reelkit"))).toBe(true);
@@ -98,6 +98,36 @@ describe("evaluate", () => {
       "p99Ms",
     ]);
     expect(reportTable(report)).toContain("ndcg@5");
+  });
+
+  it("with refit, fits the tested models on training + validation, with hyper-parameters chosen before", async () => {
+    const data = tasteData();
+    const grid = { lambda: [1, 10], dropout: [0], knnNeighbours: [20], sessionScale: [600] };
+    const withRefit: string[] = [];
+    const refitted = await evaluate(data, { k: 5, grid, refit: true, progress: (l) => withRefit.push(l) });
+    const without: string[] = [];
+    const plain = await evaluate(data, { k: 5, grid, progress: (l) => without.push(l) });
+    const split = randomSplit(
+      data.map((r) => ({ ...r })),
+      2020,
+    );
+    // The refit sees training and validation; the choice of hyper-parameters (and its validation
+    // score) comes from the validation phase alone, so it is the same either way.
+    expect(withRefit).toContain(
+      `reelkit: refit on training + validation (${split.train.length + split.valid.length} interactions)`,
+    );
+    expect(without.some((l) => l.includes("refit on training"))).toBe(false);
+    const a = refitted.models.find((m) => m.model === "reelkit");
+    const b = plain.models.find((m) => m.model === "reelkit");
+    expect(a?.tuned).toEqual(b?.tuned);
+    expect(a?.validNdcg).toBe(b?.validNdcg);
+    // The baselines are refit too, with their tuned neighbourhood: the comparison stays fair.
+    const knn = (r: typeof refitted) => r.models.find((m) => m.model === "itemknn");
+    expect(knn(refitted)?.tuned).toEqual(knn(plain)?.tuned);
+    expect(knn(refitted)?.metrics.ndcg).not.toBe(knn(plain)?.metrics.ndcg);
+    const pop = refitted.models.find((m) => m.model === "pop")?.metrics.ndcg as number;
+    expect(a?.metrics.ndcg).toBeGreaterThan(pop + 0.15);
+    expect(b?.metrics.ndcg).toBeGreaterThan(pop + 0.15);
   });
 
   it("runs the temporal leave-last-out protocol end to end", async () => {
