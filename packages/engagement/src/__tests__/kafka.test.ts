@@ -158,6 +158,61 @@ describe("createKafkaEventSink", () => {
     expect(requests.flat().map((m) => JSON.parse(m.value).id)).toEqual(events.map((e) => e.id));
   });
 
+  it("groups sends made while a produce is in flight into the next one, in order", async () => {
+    const { kafka, producer } = fakeKafka();
+    let release: () => void = () => {};
+    producer.send.mockImplementationOnce(
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve([]);
+        }),
+    );
+    const sink = createKafkaEventSink({ kafka, topic: "t" });
+    const first = sink.send([event("a0")]);
+    await vi.waitFor(() => expect(producer.send).toHaveBeenCalledTimes(1));
+    // Ten sends while the first is on its way: one produce for all of them.
+    const queued = Array.from({ length: 10 }, (_, i) => sink.send([event(`b${i}`), "bad", event(`c${i}`, "v2")]));
+    release();
+    expect(await first).toEqual({ accepted: 1, rejected: [] });
+    for (const result of await Promise.all(queued)) {
+      expect(result.accepted).toBe(2);
+      expect(result.rejected.map((r) => r.index)).toEqual([1]);
+    }
+    expect(producer.send).toHaveBeenCalledTimes(2);
+    expect(producer.send.mock.calls.flatMap(([r]) => r.messages).map((m) => JSON.parse(m.value).id)).toEqual([
+      "a0",
+      ...Array.from({ length: 10 }, (_, i) => [`b${i}`, `c${i}`]).flat(),
+    ]);
+  });
+
+  it("in a group whose produce fails part way, resolves the sends that landed and rejects the rest", async () => {
+    const { kafka, producer } = fakeKafka();
+    let release: () => void = () => {};
+    producer.send.mockImplementationOnce(
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve([]);
+        }),
+    );
+    const sink = createKafkaEventSink({ kafka, topic: "t" });
+    const first = sink.send([event("x")]);
+    await vi.waitFor(() => expect(producer.send).toHaveBeenCalledTimes(1));
+    // A send that fills one request exactly (the sink's 512 KiB budget, 64 bytes of overhead per
+    // message), then a small one: the group needs two requests, the second holding only the small send.
+    const id = (i: number) => `e${String(i).padStart(6, "0")}`;
+    const perMessage = "v1".length + JSON.stringify(event(id(0))).length + 64;
+    const fill = Math.floor((512 * 1024) / perMessage);
+    const big = sink.send(Array.from({ length: fill }, (_, i) => event(id(i))));
+    const small = sink.send([event(id(fill))]);
+    producer.send.mockResolvedValueOnce([]).mockRejectedValueOnce(new Error("broker gone"));
+    release();
+    await first;
+    expect(await big).toEqual({ accepted: fill, rejected: [] });
+    await expect(small).rejects.toMatchObject({ code: EngagementErrorCode.BACKEND_FAILED });
+    // The sink keeps working after a failure.
+    expect(await sink.send([event("after")])).toEqual({ accepted: 1, rejected: [] });
+  });
+
   it("reports a failed produce as BACKEND_FAILED with the cause", async () => {
     const { kafka, producer } = fakeKafka();
     const cause = new Error("broker gone");

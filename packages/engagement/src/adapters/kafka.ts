@@ -162,11 +162,57 @@ function backendFailed(what: string, cause: unknown): EngagementError {
 const maxRequestBytes = 512 * 1024;
 const maxRequestMessages = 5000;
 
+/** Validate and serialise one `send`'s input: the messages to produce and the rejections. */
+function toMessages(input: unknown, validate: boolean): { messages: Message[]; rejected: SendResult["rejected"] } {
+  if (!Array.isArray(input)) {
+    throw new EngagementError(EngagementErrorCode.INVALID_INPUT, "send takes an array of events");
+  }
+  const rejected: SendResult["rejected"] = [];
+  const messages: Message[] = [];
+  for (const [index, raw] of (input as unknown[]).entries()) {
+    const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
+    let reason: string | undefined;
+    let event: unknown = raw;
+    if (validate) {
+      const checked = eventProblem(raw);
+      if (typeof checked === "string") reason = checked;
+      else event = checked;
+    }
+    const videoId = typeof event === "object" && event !== null ? (event as { videoId?: unknown }).videoId : undefined;
+    if (reason === undefined && typeof videoId !== "string") reason = "videoId: an event needs a videoId";
+    if (reason !== undefined) {
+      rejected.push(typeof rawId === "string" ? { index, id: rawId, reason } : { index, reason });
+      continue;
+    }
+    let value: string;
+    try {
+      value = JSON.stringify(event);
+    } catch (error) {
+      const why = `not serializable as JSON: ${error instanceof Error ? error.message : String(error)}`;
+      rejected.push(typeof rawId === "string" ? { index, id: rawId, reason: why } : { index, reason: why });
+      continue;
+    }
+    messages.push({ key: videoId as string, value });
+  }
+  return { messages, rejected };
+}
+
+type Message = { key: string; value: string };
+
+interface PendingSend {
+  messages: Message[];
+  result: SendResult;
+  resolve(result: SendResult): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Produce engagement events to Kafka, keyed by `videoId` so each video's events stay in order in
  * one partition. The producer is idempotent (acks from all in-sync replicas, one request in flight),
  * so a retried request never writes an event twice or out of order; `send` calls are applied in
- * the order they were made.
+ * the order they were made. Sends made while a produce is in flight are grouped into the next
+ * one (a group commit): many concurrent small sends cost a few round trips, not one each. A
+ * failed produce rejects the sends whose events did not all reach Kafka; the others resolve.
  */
 export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEventSink {
   const config = parseWith(sinkOptionsSchema, options, EngagementErrorCode.INVALID_OPTIONS, "options");
@@ -174,6 +220,8 @@ export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEvent
   let connecting: Promise<Producer> | undefined;
   let closed = false;
   const serial = serialQueue();
+  let pending: PendingSend[] = [];
+  let draining = false;
 
   const connected = (): Promise<Producer> => {
     if (producer !== undefined) return Promise.resolve(producer);
@@ -192,75 +240,91 @@ export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEvent
     return connecting;
   };
 
+  /** Produce `messages` in slices under Kafka's request limits, in order; `done` counts what landed. */
+  const produce = async (messages: readonly Message[], done: { count: number }) => {
+    const client = await connected();
+    let start = 0;
+    while (start < messages.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < messages.length && end - start < maxRequestMessages) {
+        const m = messages[end] as Message;
+        bytes += m.key.length + m.value.length + 64;
+        if (bytes > maxRequestBytes && end > start) break;
+        end++;
+      }
+      try {
+        await client.send({ topic: config.topic, acks: -1, messages: messages.slice(start, end) });
+      } catch (cause) {
+        throw backendFailed(`producing to ${config.topic}`, cause);
+      }
+      done.count = end;
+      start = end;
+    }
+  };
+
+  /** Everything queued, a group at a time, until nothing is left. */
+  const drain = async () => {
+    if (draining) return;
+    draining = true;
+    try {
+      while (pending.length > 0) {
+        const group = pending;
+        pending = [];
+        if (closed) {
+          const error = new EngagementError(EngagementErrorCode.CLOSED, "this Kafka event sink is closed");
+          for (const send of group) send.reject(error);
+          continue;
+        }
+        const done = { count: 0 };
+        try {
+          await produce(
+            group.flatMap((send) => send.messages),
+            done,
+          );
+          for (const send of group) send.resolve(send.result);
+        } catch (error) {
+          // Sends whose events all landed before the failure succeeded; the rest did not.
+          let end = 0;
+          for (const send of group) {
+            end += send.messages.length;
+            if (end <= done.count) send.resolve(send.result);
+            else send.reject(error);
+          }
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
+
   return {
-    send: (input) =>
-      serial(async () => {
-        if (closed) throw new EngagementError(EngagementErrorCode.CLOSED, "this Kafka event sink is closed");
-        if (!Array.isArray(input)) {
-          throw new EngagementError(EngagementErrorCode.INVALID_INPUT, "send takes an array of events");
-        }
-        const rejected: SendResult["rejected"] = [];
-        const messages: Array<{ key: string; value: string }> = [];
-        for (const [index, raw] of (input as unknown[]).entries()) {
-          const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
-          let reason: string | undefined;
-          let event: unknown = raw;
-          if (config.validate) {
-            const checked = eventProblem(raw);
-            if (typeof checked === "string") reason = checked;
-            else event = checked;
-          }
-          const videoId =
-            typeof event === "object" && event !== null ? (event as { videoId?: unknown }).videoId : undefined;
-          if (reason === undefined && typeof videoId !== "string") reason = "videoId: an event needs a videoId";
-          if (reason !== undefined) {
-            rejected.push(typeof rawId === "string" ? { index, id: rawId, reason } : { index, reason });
-            continue;
-          }
-          let value: string;
-          try {
-            value = JSON.stringify(event);
-          } catch (error) {
-            const why = `not serializable as JSON: ${error instanceof Error ? error.message : String(error)}`;
-            rejected.push(typeof rawId === "string" ? { index, id: rawId, reason: why } : { index, reason: why });
-            continue;
-          }
-          messages.push({ key: videoId as string, value });
-        }
-        if (messages.length > 0) {
-          const client = await connected();
-          // One slice at a time, in order: the idempotent producer keeps each partition's order across retries.
-          let start = 0;
-          while (start < messages.length) {
-            let end = start;
-            let bytes = 0;
-            while (end < messages.length && end - start < maxRequestMessages) {
-              const m = messages[end] as { key: string; value: string };
-              bytes += m.key.length + m.value.length + 64;
-              if (bytes > maxRequestBytes && end > start) break;
-              end++;
-            }
-            try {
-              await client.send({ topic: config.topic, acks: -1, messages: messages.slice(start, end) });
-            } catch (cause) {
-              throw backendFailed(`producing to ${config.topic}`, cause);
-            }
-            start = end;
-          }
-        }
-        return { accepted: messages.length, rejected };
-      }),
+    send(input) {
+      if (closed)
+        return Promise.reject(new EngagementError(EngagementErrorCode.CLOSED, "this Kafka event sink is closed"));
+      let parsed: ReturnType<typeof toMessages>;
+      try {
+        parsed = toMessages(input, config.validate);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const result: SendResult = { accepted: parsed.messages.length, rejected: parsed.rejected };
+      return new Promise<SendResult>((resolve, reject) => {
+        pending.push({ messages: parsed.messages, result, resolve, reject });
+        void serial(drain);
+      });
+    },
 
     close: () =>
       serial(async () => {
         if (closed) return;
         closed = true;
-        const pending = connecting;
+        const pendingProducer = connecting;
         producer = undefined;
         connecting = undefined;
-        if (pending === undefined) return;
+        if (pendingProducer === undefined) return;
         try {
-          await (await pending).disconnect();
+          await (await pendingProducer).disconnect();
         } catch (cause) {
           // A producer that never connected has nothing to close.
           if (cause instanceof EngagementError) return;
