@@ -134,4 +134,64 @@ describe("access rules for every route in the table", () => {
     expect((await post(`Bearer ${tokenFor("viewer")}`)).status).toBe(403);
     expect((await post(`Bearer ${tokenFor("creator")}`)).status).toBe(201);
   });
+
+  it("an X-HTTP-Method-Override cannot turn the open OPTIONS preflight into a create, write, read or delete", async () => {
+    const creator = `Bearer ${tokenFor("creator")}`;
+    const created = await fetch(`${base}/uploads/`, {
+      method: "POST",
+      headers: { authorization: creator, "tus-resumable": "1.0.0", "upload-length": "10" },
+    });
+    const target = created.headers.get("location") ?? "";
+    expect(created.status).toBe(201);
+    const overridden = (override: string, path: string, headers: Record<string, string> = {}) =>
+      fetch(new URL(path, base), {
+        method: "OPTIONS",
+        headers: { "x-http-method-override": override, "tus-resumable": "1.0.0", ...headers },
+      });
+    const owner = Buffer.from("u-creator").toString("base64");
+    expect(
+      (await overridden("POST", "/uploads/", { "upload-length": "10", "upload-metadata": `owner ${owner}` })).status,
+    ).toBe(401);
+    expect((await overridden("HEAD", target)).status).toBe(401);
+    expect((await overridden("GET", target)).status).toBe(401);
+    expect((await overridden("DELETE", target)).status).toBe(401);
+    // Another creator with an override is still not the owner.
+    const other = await fetch(new URL(target, base), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${platform.tokens.issue({ id: "u-creator-2", name: "Dee", role: "creator" })}`,
+        "x-http-method-override": "DELETE",
+        "tus-resumable": "1.0.0",
+      },
+    });
+    expect(other.status).toBe(404);
+    const head = await fetch(new URL(target, base), {
+      method: "HEAD",
+      headers: { authorization: creator, "tus-resumable": "1.0.0" },
+    });
+    expect(head.status).toBe(200); // still there
+  });
+
+  it("POST /events cannot attach a video to another creator's analytics", async () => {
+    const videoId = "security-video-0000001";
+    await platform.db.createVideo({ id: videoId, ownerId: "u-creator", title: "mine", status: "uploaded" });
+    await platform.db.setStatus(videoId, "published");
+    await platform.engagement.registerVideo({ videoId, creatorId: "u-creator", durationMs: 8000 });
+    const ts = Date.now();
+    const res = await fetch(`${base}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([
+        { id: "sec-ev-1", type: "impression", videoId, sessionId: "s-sec", creatorId: "u-creator-2", ts },
+        { id: "sec-ev-2", type: "view", videoId, sessionId: "s-sec", creatorId: "u-creator-2", ts },
+      ]),
+    });
+    expect(res.status).toBe(202);
+    const thief = await platform.engagement.creatorStats("u-creator-2", { from: ts - 86_400_000, to: ts + 86_400_000 });
+    expect(thief.videos).not.toContain(videoId);
+    expect(thief.totals.impressions).toBe(0);
+    const owner = await platform.engagement.creatorStats("u-creator", { from: ts - 86_400_000, to: ts + 86_400_000 });
+    expect(owner.videos).toContain(videoId);
+    expect(owner.totals.impressions).toBe(1);
+  });
 });

@@ -95,12 +95,16 @@ async function rankedPage(p: Platform, userId: string, cursor: string | undefine
 
 /** The tus endpoint bound to the signed-in creator: uploads carry their owner and only they reach them. */
 async function handleUpload(p: Platform, req: IncomingMessage, res: ServerResponse, rest: string) {
-  if (req.method === "OPTIONS") return p.uploads.handle(req, res); // the preflight/discovery is open
+  // The method tus acts on: X-HTTP-Method-Override wins over the request line (as in the upload
+  // server), so every rule below must look at it — else an "OPTIONS" could create or delete.
+  const override = req.headers["x-http-method-override"];
+  const method = (typeof override === "string" ? override : (req.method ?? "")).trim().toUpperCase();
+  if (req.method === "OPTIONS" && override === undefined) return p.uploads.handle(req, res); // the preflight/discovery is open
   const user = p.tokens.require(req, "creator");
   if (rest !== "") {
     const info = await p.uploadStore.info(rest);
     if (info === undefined || info.metadata.owner !== user.id) throw new HttpError(404, "upload not found");
-  } else if (req.method === "POST") {
+  } else if (method === "POST") {
     // The owner is set by the server, never taken from the client.
     const header = req.headers["upload-metadata"];
     let metadata: Record<string, string | null>;
@@ -172,11 +176,18 @@ export const videoRoutes: RouteModule = (app) => {
             problems.push(`event ${index}: userId must be the signed-in user`);
         });
         if (problems.length > 0) throw new HttpError(400, problems.slice(0, 10).join(" | "));
-        const result = await platform.engagement.record(body);
+        // A video's creator is the server's fact (registered at publishing), never the client's:
+        // a creatorId in an event would attach the video's counters to that creator's analytics.
+        const events = body.map((event) => {
+          if (typeof event !== "object" || event === null || !("creatorId" in event)) return event;
+          const { creatorId: _, ...rest } = event as Record<string, unknown>;
+          return rest;
+        });
+        const result = await platform.engagement.record(events);
         platform.metrics.inc("reelkit_events_accepted_total", {}, result.accepted);
         if (user !== undefined)
           await platform
-            .rankerEngage(user.id, body as EngagementEvent[])
+            .rankerEngage(user.id, events as EngagementEvent[])
             .catch((error: unknown) => console.error(error));
         sendJson(res, 202, result);
       },
