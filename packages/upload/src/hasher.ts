@@ -156,9 +156,18 @@ export function createHashPool(options: { worker: boolean }): HashPool {
       const send = () => {
         if (staging === undefined || used === 0) return;
         const target = worker ?? ensureWorker();
-        // Bounded: wait (briefly, rarely) while the worker holds MAX_IN_FLIGHT buffers.
-        while (Atomics.load(inFlight, 0) >= MAX_IN_FLIGHT && worker !== undefined)
+        // Bounded: wait (briefly, rarely) while the worker holds MAX_IN_FLIGHT buffers. A worker
+        // that died cannot report it while this thread blocks: give up after ~5 s, and this hash
+        // falls back (its digest is refused, the stored bytes are hashed at completion).
+        for (let waited = 0; Atomics.load(inFlight, 0) >= MAX_IN_FLIGHT; waited++) {
+          if (waited === 100) {
+            broken = new Error("the hash worker stopped taking buffers");
+            staging = undefined;
+            used = 0;
+            return;
+          }
           Atomics.wait(inFlight, 0, Atomics.load(inFlight, 0), 50);
+        }
         Atomics.add(inFlight, 0, 1);
         const buffer = staging.buffer as ArrayBuffer;
         target.postMessage({ op: "update", key, buffer, length: used }, [buffer]);

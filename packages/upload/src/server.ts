@@ -435,10 +435,13 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
   const hashFromFile = parsed.hashInWorker && typeof store.localPath === "function";
   const hashing = (info: UploadInfo) => {
     const hash = takeDigest(info.id, info.offset);
-    if (hash === undefined) return { digest: undefined, settle: (_offset: number) => {} };
+    if (hash === undefined) return { digest: undefined, settle: (_offset: number) => {}, abandon: () => {} };
+    // A failed append: the state is forgotten (the stored bytes are hashed once at completion).
+    const abandon = () => hash.drop();
     if (hashFromFile) {
       // The durable bytes are read back from the store's file on the hash worker: nothing per chunk here.
       return {
+        abandon,
         digest: undefined,
         settle: (offset: number) => {
           if (offset < info.offset) return hash.drop();
@@ -449,6 +452,7 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     }
     let hashed = 0;
     return {
+      abandon,
       digest: {
         update(chunk: Uint8Array) {
           hash.update(chunk);
@@ -526,8 +530,13 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
     try {
       const appendOptions = { signal: lock.signal, current: info, expiresAt: info.expiresAt };
       if (checksum === undefined) {
-        const { digest, settle } = hashing(info);
-        newOffset = await store.append(info.id, info.offset, req, { ...appendOptions, maxBytes: room, digest });
+        const { digest, settle, abandon } = hashing(info);
+        try {
+          newOffset = await store.append(info.id, info.offset, req, { ...appendOptions, maxBytes: room, digest });
+        } catch (error) {
+          abandon();
+          throw error;
+        }
         settle(newOffset);
       } else {
         const [algorithm, expected, ...rest] = checksum.trim().split(" ");
@@ -553,8 +562,13 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
             { signal: lock.signal },
           );
           if (!hasher.digest().equals(Buffer.from(expected, "base64"))) throw new HttpError(460, "Checksum Mismatch");
-          const { digest, settle } = hashing(info);
-          newOffset = await store.append(info.id, info.offset, createReadStream(part), { ...appendOptions, digest });
+          const { digest, settle, abandon } = hashing(info);
+          try {
+            newOffset = await store.append(info.id, info.offset, createReadStream(part), { ...appendOptions, digest });
+          } catch (error) {
+            abandon();
+            throw error;
+          }
           settle(newOffset);
         } finally {
           await staging.close().catch(() => {});

@@ -213,6 +213,16 @@ describe("createKafkaEventSink", () => {
     expect(await sink.send([event("after")])).toEqual({ accepted: 1, rejected: [] });
   });
 
+  it("answers a send whose events were all rejected without touching the broker", async () => {
+    const { kafka, producer } = fakeKafka();
+    producer.connect.mockRejectedValue(new Error("broker down"));
+    const sink = createKafkaEventSink({ kafka });
+    const result = await sink.send([{ ...event("e1"), type: "poke" }, "nope"]);
+    expect(result.accepted).toBe(0);
+    expect(result.rejected.map((r) => r.index)).toEqual([0, 1]);
+    expect(producer.connect).not.toHaveBeenCalled();
+  });
+
   it("reports a failed produce as BACKEND_FAILED with the cause", async () => {
     const { kafka, producer } = fakeKafka();
     const cause = new Error("broker gone");

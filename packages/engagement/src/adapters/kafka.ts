@@ -242,6 +242,7 @@ export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEvent
 
   /** Produce `messages` in slices under Kafka's request limits, in order; `done` counts what landed. */
   const produce = async (messages: readonly Message[], done: { count: number }) => {
+    if (messages.length === 0) return; // nothing to produce: no connection needed
     const client = await connected();
     let start = 0;
     while (start < messages.length) {
@@ -310,6 +311,11 @@ export function createKafkaEventSink(options: KafkaEventSinkOptions): KafkaEvent
       }
       const result: SendResult = { accepted: parsed.messages.length, rejected: parsed.rejected };
       return new Promise<SendResult>((resolve, reject) => {
+        // All rejected by validation: the answer needs no broker.
+        if (parsed.messages.length === 0) {
+          resolve(result);
+          return;
+        }
         pending.push({ messages: parsed.messages, result, resolve, reject });
         void serial(drain);
       });
