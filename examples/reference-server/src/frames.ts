@@ -30,6 +30,8 @@ export interface FrameBank {
   screen(videoId: string, path: string): Promise<FrameHash[]>;
   /** Add a video's kept frames to the bank (idempotent per video); false when none were kept. */
   ban(videoId: string, label: string): Promise<boolean>;
+  /** Take a video out of the bank (a moderator approved it after all); false when it was not banned. */
+  unban(videoId: string): Promise<boolean>;
   /** Videos whose frames are banked. */
   bannedVideos(): number;
 }
@@ -107,6 +109,19 @@ export async function openFrameBank(dataDir: string, options: { ffmpegPath?: str
       if (entries.length === 0) return false;
       await appendFile(bankFile, `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
       for (const entry of entries) remember(entry);
+      return true;
+    },
+    async unban(videoId) {
+      const video = byVideo.get(videoId);
+      if (video === undefined) return false;
+      byVideo.delete(videoId);
+      known.splice(known.indexOf(video), 1);
+      // Rewrite the bank without it (temp file + rename: a crash leaves the old or the new bank).
+      const lines = known.flatMap((v) =>
+        v.frames.map((f) => JSON.stringify({ hash: f.hash, quality: f.quality, videoId: v.id, label: v.label ?? "" })),
+      );
+      await writeFile(`${bankFile}.tmp`, lines.length > 0 ? `${lines.join("\n")}\n` : "");
+      await rename(`${bankFile}.tmp`, bankFile);
       return true;
     },
     bannedVideos: () => known.length,

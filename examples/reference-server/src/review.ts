@@ -159,6 +159,11 @@ const videoHandler: SubjectHandler = {
     if (decision.action === "reject" || decision.action === "remove") {
       const banned = await platform.frames.ban(id, `${decision.action}: ${decision.reason}`).catch(() => false);
       if (!banned) platform.log("frames not banked", { videoId: id });
+    } else {
+      // Approved or limited after all (an appeal): its frames no longer block re-uploads.
+      await platform.frames
+        .unban(id)
+        .catch((error: unknown) => platform.log("frames not unbanked", { error: String(error) }));
     }
     return status;
   },

@@ -55,6 +55,13 @@ describe("frame bank", () => {
         })
       ).decision,
     ).not.toBe("allow");
+
+    // Approved after all: unbanned, on disk too.
+    expect(await reopened.unban(ids.original)).toBe(true);
+    expect(await reopened.unban(ids.original)).toBe(false);
+    const copyFrames = await reopened.screen(ids.copy, clip("chair-22-sd-grey-bar.mp4"));
+    expect((await again.afterTranscode({ id: ids.copy, frames: copyFrames })).decision).toBe("allow");
+    expect((await openFrameBank(dataDir)).bannedVideos()).toBe(0);
   }, 60_000);
 
   it("cannot ban a video it never screened", async () => {
