@@ -62,6 +62,9 @@ async function clips(work: string): Promise<Clip[]> {
   return made;
 }
 
+/** How long one clip may take from upload to a final status. */
+const SETTLE_TIMEOUT_MS = 5 * 60_000;
+
 try {
   const config = loadConfig();
   await mkdir(config.DATA_DIR, { recursive: true });
@@ -85,7 +88,24 @@ try {
         fingerprint: false,
       }).done;
       const id = done.url.split("/").pop() ?? "";
-      const video = await platform.settled(id);
+      // In scaled mode the transcoder processes do the work: bounded, with a hint when none runs.
+      const video = await Promise.race([
+        platform.settled(id),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `${clip.title} was not processed within ${SETTLE_TIMEOUT_MS / 1000} s` +
+                    (platform.mode === "scaled"
+                      ? ": in scaled mode, run `npm run seed` while `npm run start:scaled` is up (its transcoders do the work)"
+                      : ""),
+                ),
+              ),
+            SETTLE_TIMEOUT_MS,
+          ).unref(),
+        ),
+      ]);
       if (video.status === "failed") failed += 1;
       console.log(`${video.status.padEnd(9)} ${clip.title} (${id}, by ${owner.name})`);
     }
