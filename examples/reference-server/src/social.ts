@@ -460,7 +460,10 @@ export function createSocial(platform: Platform, moderation: Moderation = create
         `update social_comments set status = $2 where id = $1 and status in ('visible', 'pending', 'removed') returning id`,
         [id, status],
       );
-      if (rows.length === 0) return undefined;
+      if (rows.length === 0) {
+        // Deleted by its author meanwhile: nothing to apply, but the review can still be closed.
+        return (await row(id))?.status === "deleted" ? "deleted" : undefined;
+      }
       if (status === "removed")
         await sql.query(
           "update social_comments set status = 'removed' where parent_id = $1 and status in ('visible', 'pending')",

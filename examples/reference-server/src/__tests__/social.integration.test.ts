@@ -243,6 +243,29 @@ describe("comments", () => {
     expect((await call("DELETE", `/comments/${held.id}`, author.token)).status).toBe(404);
   });
 
+  it("lets a moderator close the review of a held comment its author deleted meanwhile", async () => {
+    const author = userToken("viewer", "Regretful");
+    const moderator = userToken("moderator", "Mod");
+    const links = ["a", "b", "c", "d", "e"].map((n) => `https://${n}.cheap-stuff.com/x`).join(" ");
+    const res = await call("POST", `/videos/${PUBLISHED}/comments`, author.token, { text: `buy now ${links}` });
+    const held = (await res.json()) as CommentJson;
+    expect(held.status).toBe("pending");
+    expect((await call("DELETE", `/comments/${held.id}`, author.token)).status).toBe(204);
+    const [item] = await platform.reviews.list({ subject: { kind: "comment", id: held.id } });
+    expect(item).toBeDefined();
+    const decided = await call("POST", "/moderation/decisions", moderator.token, {
+      itemId: item?.id,
+      action: "reject",
+      reason: "policy:spam",
+    });
+    expect(decided.status, await decided.clone().text()).toBe(201);
+    expect(await decided.json()).toMatchObject({ status: "deleted" });
+    const queue = (await (await call("GET", "/moderation/queue?kind=comment", moderator.token)).json()) as {
+      items: Array<{ id: string }>;
+    };
+    expect(queue.items.map((i) => i.id)).not.toContain(item?.id);
+  });
+
   it("rejects blocked comments with 422 and reason codes, stores nothing; mild swearing stays visible", async () => {
     const user = userToken();
     const before = await list(PUBLISHED);
