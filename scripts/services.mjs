@@ -6,9 +6,9 @@
 //   node scripts/services.mjs status [service…] health of each service (real client round trip)
 //   node scripts/services.mjs env               the connection settings, as shell `export` lines
 //
-// Services: tools (ffmpeg, ffprobe, Chromium from Debian), redis, redis-cluster, kafka, cassandra
-// (default: all). Connection settings are
-// published under REDIS_URL, REDIS_CLUSTER_NODES, KAFKA_BROKERS, CASSANDRA_CONTACT_POINTS (and
+// Services: tools (ffmpeg, ffprobe, Chromium from Debian), redis, redis-cluster, kafka, cassandra,
+// postgres (default: all). Connection settings are
+// published under REDIS_URL, REDIS_CLUSTER_NODES, KAFKA_BROKERS, CASSANDRA_CONTACT_POINTS, DATABASE_URL (and
 // CASSANDRA_LOCAL_DATACENTER, FFMPEG_PATH, FFPROBE_PATH, CHROMIUM_PATH) and written to .reelkit/services.env, which the tests and the
 // reference server read. A variable already set in the environment points at your own engine:
 // it is health-checked and never started or stopped by this script.
@@ -22,6 +22,7 @@ const modules = {
   "redis-cluster": () => import("./services/redis-cluster.mjs"),
   kafka: () => import("./services/kafka.mjs"),
   cassandra: () => import("./services/cassandra.mjs"),
+  postgres: () => import("./services/postgres.mjs"),
 };
 
 export const envFile = join(stateDir, "services.env");

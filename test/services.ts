@@ -3,13 +3,19 @@
 // A missing variable fails loudly; no integration test is ever skipped.
 import { existsSync, readFileSync } from "node:fs";
 
-export type ServiceVariable = "REDIS_URL" | "REDIS_CLUSTER_NODES" | "KAFKA_BROKERS" | "CASSANDRA_CONTACT_POINTS";
+export type ServiceVariable =
+  | "REDIS_URL"
+  | "REDIS_CLUSTER_NODES"
+  | "KAFKA_BROKERS"
+  | "CASSANDRA_CONTACT_POINTS"
+  | "DATABASE_URL";
 
 const starters: Record<ServiceVariable, string> = {
   REDIS_URL: "redis",
   REDIS_CLUSTER_NODES: "redis-cluster",
   KAFKA_BROKERS: "kafka",
   CASSANDRA_CONTACT_POINTS: "cassandra",
+  DATABASE_URL: "postgres",
 };
 
 function published(name: string): string | undefined {

@@ -43,7 +43,7 @@ export const configSchema = z.object({
     .default(2 * 1024 ** 3),
   /** Telemetry requests (`POST /events`) allowed per client address and minute (the load benchmark raises it). */
   EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000_000).default(240),
-  // Scaled mode: all three engines given (any one alone is a configuration error).
+  // Scaled mode: all four engines given (any one alone is a configuration error).
   /** Redis (a single server): upload locks, the transcode job queue, ranker signals, the review queue, rate limits. */
   REDIS_URL: optional(z.url({ protocol: /^rediss?$/, error: "a redis:// or rediss:// URL" })),
   /** Kafka bootstrap brokers, `host:port,host:port`: engagement events and the video lifecycle. */
@@ -51,6 +51,8 @@ export const configSchema = z.object({
   /** Cassandra contact points, `host:port,…`: engagement aggregates. */
   CASSANDRA_CONTACT_POINTS: optional(hostPorts),
   CASSANDRA_LOCAL_DATACENTER: z.string().min(1).default("datacenter1"),
+  /** PostgreSQL, `postgres://user@host:port/database`: users, videos and the route modules' tables (PGlite when embedded). */
+  DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/, error: "a postgres:// or postgresql:// URL" })),
   /** The keyspace of the engagement aggregates (created when missing, replication factor 1). */
   CASSANDRA_KEYSPACE: z
     .string()
@@ -76,8 +78,8 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** The variables that choose scaled mode (all three, or none). */
-export const engineVariables = ["REDIS_URL", "KAFKA_BROKERS", "CASSANDRA_CONTACT_POINTS"] as const;
+/** The variables that choose scaled mode (all four, or none). */
+export const engineVariables = ["REDIS_URL", "KAFKA_BROKERS", "CASSANDRA_CONTACT_POINTS", "DATABASE_URL"] as const;
 
 /**
  * `env` with the engine variables blanked (empty means unset): a child process started with it runs
@@ -87,7 +89,7 @@ export function embeddedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proces
   return { ...env, ...Object.fromEntries(engineVariables.map((name) => [name, ""])) };
 }
 
-/** Scaled when the engines are configured (loadConfig guarantees all three or none). */
+/** Scaled when the engines are configured (loadConfig guarantees all four or none). */
 export function modeOf(config: Config): Mode {
   return config.REDIS_URL !== undefined ? "scaled" : "embedded";
 }
@@ -100,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (given.length > 0 && given.length < engineVariables.length) {
     const missing = engineVariables.filter((name) => config[name] === undefined);
     throw new ConfigError(
-      `invalid environment: scaled mode needs ${engineVariables.join(", ")}; ${given.join(", ")} ${given.length === 1 ? "is" : "are"} set but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not (start the engines with \`node scripts/services.mjs up redis kafka cassandra\` and read .reelkit/services.env, or unset them all for embedded mode)`,
+      `invalid environment: scaled mode needs ${engineVariables.join(", ")}; ${given.join(", ")} ${given.length === 1 ? "is" : "are"} set but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not (start the engines with \`node scripts/services.mjs up redis kafka cassandra postgres\` and read .reelkit/services.env, or unset them all for embedded mode)`,
     );
   }
   if (given.length === 0 && config.REELKIT_ROLE !== "api") {

@@ -1,6 +1,8 @@
-// The embedded database: PGlite (PostgreSQL compiled to WebAssembly) persisted to DATA_DIR/db.
-// Plain SQL, so the same statements run on a real PostgreSQL when the platform scales out.
+// The database: PGlite (PostgreSQL compiled to WebAssembly) persisted to DATA_DIR/db in embedded
+// mode; a real PostgreSQL (DATABASE_URL, through a `pg` pool) in scaled mode. Plain SQL: the very
+// same statements run on both.
 import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
 import type { User } from "./auth.js";
 
 export const videoStatuses = [
@@ -86,21 +88,113 @@ export interface Database {
   /** Several videos in one query, in the order of `ids` (unknown ids left out). */
   getVideos(ids: readonly string[]): Promise<Video[]>;
   setStatus(id: string, status: VideoStatus, changes?: { error?: string | null; durationMs?: number }): Promise<void>;
-  /** Published videos, newest first (pages are cached until a video's status changes). */
+  /** Published videos, newest first (embedded: pages are cached until a video's status changes; PostgreSQL: not cached). */
   published(limit: number, offset: number): Promise<Video[]>;
   byOwner(ownerId: string): Promise<Video[]>;
   byStatus(statuses: readonly VideoStatus[]): Promise<Video[]>;
   close(): Promise<void>;
 }
 
-export async function openDatabase(dir: string): Promise<Database> {
+/**
+ * The database of this process: a real PostgreSQL when `url` is given (scaled mode, shared by every
+ * API process), else PGlite persisted in `dir` (embedded mode, one process owns it).
+ */
+export async function openDatabase(dir: string, url?: string): Promise<Database> {
+  if (url !== undefined) return openPostgres(url);
   const db = new PGlite(dir);
   await db.exec(SCHEMA);
   // The anonymous feed reads the same few pages over and over; they change only when a video
   // enters or leaves `published`, which goes through this module (one process owns the database).
+  return databaseOn(db as unknown as Sql, () => db.close(), { cachePages: true });
+}
+
+/** int8 as PGlite returns it: a number when it is a safe integer, else its text (never a BigInt). */
+const int8 = (text: string): number | string => {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : text;
+};
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary"
+      ? int8
+      : pg.types.getTypeParser(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** Serializes DDL across every process on the database: `create … if not exists` races otherwise. */
+const SCHEMA_LOCK = 0x5265_656c; // "Reel"
+
+/**
+ * `Sql` on a real PostgreSQL: `query` on the pool (`$1` parameters), `exec` runs multi-statement text
+ * (schema DDL) in a transaction holding an advisory lock (processes starting together create their
+ * tables one at a time), `transaction` on one dedicated client with BEGIN/COMMIT/ROLLBACK.
+ */
+export function postgresSql(pool: pg.Pool): Sql {
+  const on = (client: pg.PoolClient): Omit<Sql, "transaction"> => ({
+    query: async <T>(text: string, params?: unknown[]) =>
+      (await client.query(text, params)) as unknown as { rows: T[] },
+    exec: (text: string) => client.query(text),
+  });
+  const inTransaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("begin");
+      try {
+        const result = await work(client);
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
+        throw error;
+      }
+    } finally {
+      // A client whose rollback failed is in an unknown state: discard it rather than reuse it.
+      client.release(broken);
+    }
+  };
+  return {
+    query: async <T>(text: string, params?: unknown[]) => (await pool.query(text, params)) as unknown as { rows: T[] },
+    exec: (text) =>
+      inTransaction(async (client) => {
+        await client.query("select pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+        return client.query(text);
+      }),
+    transaction: (fn) => inTransaction((client) => fn(on(client))),
+  };
+}
+
+/** A `pg` pool on `url` whose int8 columns read as PGlite's do (see `int8`). */
+export function postgresPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes, connectionTimeoutMillis: 10_000 });
+  // An idle client losing its connection (a restart of the server) must not crash the process:
+  // the pool drops it and the next query connects afresh.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/**
+ * The database on a real PostgreSQL. Several API processes share it, so the anonymous feed's page
+ * cache is off here (another process's status change could not invalidate it).
+ */
+export async function openPostgres(url: string): Promise<Database> {
+  const pool = postgresPool(url);
+  const sql = postgresSql(pool);
+  try {
+    await sql.exec(SCHEMA);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  return databaseOn(sql, () => pool.end(), { cachePages: false });
+}
+
+function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: boolean }): Database {
   const publishedPages = new Map<string, Promise<Video[]>>();
   return {
-    sql: db as unknown as Sql,
+    sql: db,
     async upsertUser(user) {
       await db.query(
         "insert into users (id, name, role, created_at) values ($1, $2, $3, $4) on conflict (id) do update set name = $2, role = $3",
@@ -157,9 +251,11 @@ export async function openDatabase(dir: string): Promise<Database> {
             [limit, offset],
           )
           .then((rows) => rows.rows.map(toVideo));
-        page.catch(() => publishedPages.delete(key));
-        if (publishedPages.size >= 256) publishedPages.clear();
-        publishedPages.set(key, page);
+        if (options.cachePages) {
+          page.catch(() => publishedPages.delete(key));
+          if (publishedPages.size >= 256) publishedPages.clear();
+          publishedPages.set(key, page);
+        }
       }
       return (await page).map((video) => ({ ...video }));
     },
@@ -175,6 +271,6 @@ export async function openDatabase(dir: string): Promise<Database> {
       ]);
       return rows.rows.map(toVideo);
     },
-    close: () => db.close(),
+    close,
   };
 }

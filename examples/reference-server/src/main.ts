@@ -34,7 +34,9 @@ try {
     process.exit(2);
   }
   if (error instanceof EngineUnavailableError) {
-    console.error(`${error.message}\nstart the engines with \`node scripts/services.mjs up redis kafka cassandra\``);
+    console.error(
+      `${error.message}\nstart the engines with \`node scripts/services.mjs up redis kafka cassandra postgres\``,
+    );
     process.exit(1);
   }
   if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {

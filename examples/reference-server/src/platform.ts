@@ -153,7 +153,8 @@ function publishingStatuses(db: Database, publish: (event: LifecycleEvent) => vo
 
 /**
  * Starts the API side of the platform. `backends` picks embedded or scaled mode; by default the
- * mode the configuration names (scaled when REDIS_URL, KAFKA_BROKERS and CASSANDRA_CONTACT_POINTS are set).
+ * mode the configuration names (scaled when REDIS_URL, KAFKA_BROKERS, CASSANDRA_CONTACT_POINTS and
+ * DATABASE_URL are set; the database is then that PostgreSQL, else PGlite in DATA_DIR/db).
  */
 export async function startPlatform(config: Config, log: Log = jsonLog, backends?: Backends): Promise<Platform> {
   const mediaDir = join(config.DATA_DIR, "media");
@@ -168,7 +169,12 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       : await createEmbeddedBackends(config));
   let rawDb: Database;
   try {
-    rawDb = await openDatabase(join(config.DATA_DIR, "db"));
+    const url = modeOf(config) === "scaled" ? config.DATABASE_URL : undefined;
+    rawDb =
+      url === undefined
+        ? await openDatabase(join(config.DATA_DIR, "db"))
+        : // Scaled: PostgreSQL may still be starting, like the other engines (bounded wait, then exit 1).
+          await (await import("./scaled/engines.js")).untilReady("postgres", () => openDatabase("", url), log);
   } catch (error) {
     await chosen.close();
     throw error;

@@ -1,7 +1,8 @@
 // Scaled mode as processes of their own, for the integration tests and the load benchmark: the API,
 // a transcoder and the engagement aggregator (src/main.ts with REELKIT_ROLE), as
 // `npm run start:scaled` runs them, against the real engines with a Redis prefix, Kafka topic
-// prefix and Cassandra keyspace of this run only — and the clean-up that removes all three.
+// prefix, Cassandra keyspace and PostgreSQL database of this run only — and the clean-up that
+// removes all four.
 // Free of vitest: bench/load.bench.ts uses it too.
 //
 // Each process is `node --import tsx …/main.ts` (not the tsx CLI, which would run the server in a
@@ -14,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Client as CassandraClient } from "cassandra-driver";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
+import pg from "pg";
 import { repoRoot, sourceArgs } from "../../../../test/run.js";
 import { serviceEnv } from "../../../../test/services.js";
 import { configSchema, type ProcessRole } from "../config.js";
@@ -29,6 +31,8 @@ export function engineSettings() {
     KAFKA_BROKERS: serviceEnv("KAFKA_BROKERS"),
     CASSANDRA_CONTACT_POINTS: serviceEnv("CASSANDRA_CONTACT_POINTS"),
     CASSANDRA_LOCAL_DATACENTER: process.env.CASSANDRA_LOCAL_DATACENTER ?? "datacenter1",
+    /** The server's PostgreSQL; each run creates a database of its own there (`ScaledHarness.database`). */
+    DATABASE_URL: serviceEnv("DATABASE_URL"),
   };
 }
 export type EngineSettings = ReturnType<typeof engineSettings>;
@@ -48,6 +52,7 @@ export async function enginesDown(timeoutMs = 2000): Promise<string | undefined>
     ["redis", new URL(settings.REDIS_URL).host],
     ...settings.KAFKA_BROKERS.split(",").map((hp) => ["kafka", hp.trim()]),
     ...settings.CASSANDRA_CONTACT_POINTS.split(",").map((hp) => ["cassandra", hp.trim()]),
+    ["postgres", postgresHostPort(settings.DATABASE_URL)],
   ] as const;
   const problems = await Promise.all(
     targets.map(
@@ -67,6 +72,29 @@ export async function enginesDown(timeoutMs = 2000): Promise<string | undefined>
   );
   const down = problems.filter((p) => p !== undefined);
   return down.length === 0 ? undefined : down.join("; ");
+}
+
+function postgresHostPort(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || "5432"}`;
+}
+
+/** `url` with another database name (the path). */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Runs `work` with a client on `url` (the engine's admin database), always closing it. */
+async function onPostgres<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** This environment without the server's own variables (the integration project exports REDIS_URL & co.). */
@@ -104,19 +132,21 @@ export interface ScaledHarness {
   run: string;
   engines: EngineSettings;
   names: { REDIS_PREFIX: string; KAFKA_TOPIC_PREFIX: string; CASSANDRA_KEYSPACE: string };
+  /** The PostgreSQL database of this run (created before the first API process starts, dropped by cleanup). */
+  database: { name: string; url: string };
   eventsTopic: string;
   lifecycleTopic: string;
   aggregatorGroup: string;
   /** The latest process of each role. */
   processes: Map<ProcessRole, Proc>;
   start(role: ProcessRole, extra?: Record<string, string>): Proc;
-  /** Starts an API process; resolves with its URL once it listens (in scaled mode). */
+  /** Starts an API process (another one each call); resolves with its URL once it listens (in scaled mode). */
   startApi(timeoutMs?: number): Promise<string>;
   /** Starts the three processes together, as the launcher does; resolves with the API's URL once all are ready. */
   startAll(timeoutMs?: number): Promise<string>;
   /**
-   * Stops every process, then removes the topics, `groups` and the aggregator's group, the keyspace
-   * and the Redis keys of this run (nothing when no process was started).
+   * Stops every process, then removes the topics, `groups` and the aggregator's group, the keyspace,
+   * the database and the Redis keys of this run (nothing when no process was started).
    */
   cleanup(groups?: readonly string[]): Promise<void>;
 }
@@ -130,6 +160,15 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
     KAFKA_TOPIC_PREFIX: `${prefix}-${run}`,
     CASSANDRA_KEYSPACE: `${prefix.replaceAll(/[^a-z0-9_]/g, "_")}_${run}`,
   };
+  const databaseName = `${prefix.replaceAll(/[^a-z0-9_]/g, "_")}_${run}`;
+  const database = { name: databaseName, url: withDatabase(engines.DATABASE_URL, databaseName) };
+  let databaseCreated: Promise<void> | undefined;
+  const createDatabase = () => {
+    databaseCreated ??= onPostgres(engines.DATABASE_URL, async (client) => {
+      await client.query(`create database ${databaseName}`);
+    });
+    return databaseCreated;
+  };
   const processes = new Map<ProcessRole, Proc>();
   const all: Proc[] = [];
   const keep = options.keepLines ?? Number.POSITIVE_INFINITY;
@@ -141,6 +180,7 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
         ...serverFreeEnv(),
         ...engines,
         ...names,
+        DATABASE_URL: database.url,
         DATA_DIR: options.dataDir,
         TOKEN_SECRET: "a-test-secret-of-at-least-32-characters!",
         TRANSCODE_PRESET: "ultrafast",
@@ -209,6 +249,7 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
   }
 
   async function startApi(timeoutMs = 120_000): Promise<string> {
+    await createDatabase();
     const api = start("api");
     const listening = JSON.parse(await api.line(/"message":"listening"/, timeoutMs)) as { url: string; mode: string };
     if (listening.mode !== "scaled") throw new Error(`the API runs ${listening.mode} mode, not scaled`);
@@ -219,6 +260,7 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
     run,
     engines,
     names,
+    database,
     eventsTopic: `${names.KAFKA_TOPIC_PREFIX}.engagement.events`,
     lifecycleTopic: `${names.KAFKA_TOPIC_PREFIX}.videos.lifecycle`,
     aggregatorGroup: `${names.KAFKA_TOPIC_PREFIX}-engagement-aggregator`,
@@ -230,7 +272,7 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
       const down = await enginesDown();
       if (down !== undefined)
         throw new Error(
-          `the engines of scaled mode do not answer (${down}): start them with \`node scripts/services.mjs up redis kafka cassandra\``,
+          `the engines of scaled mode do not answer (${down}): start them with \`node scripts/services.mjs up redis kafka cassandra postgres\``,
         );
       const transcoder = start("transcoder");
       const aggregator = start("aggregator");
@@ -274,6 +316,12 @@ export function createScaledHarness(options: ScaledHarnessOptions): ScaledHarnes
           await cassandra.shutdown();
         }
       });
+      if (databaseCreated !== undefined)
+        await step("postgres", () =>
+          onPostgres(engines.DATABASE_URL, (client) =>
+            client.query(`drop database if exists ${databaseName} with (force)`),
+          ),
+        );
       await step("redis", async () => {
         const redis = new Redis(engines.REDIS_URL, { maxRetriesPerRequest: 2 });
         try {

@@ -4,7 +4,8 @@
 // process and published; it shows in both feeds and plays; telemetry goes API → Kafka → aggregator
 // → Cassandra and shows in the counts, exactly once; every status change is on the lifecycle
 // topic. Then the API is stopped while a transcode finishes unseen, and on restart the
-// reconciliation against the job records publishes it; the ranker's state (Redis) survived.
+// reconciliation against the job records publishes it; the ranker's state (Redis) survived. A second
+// API process on the same PostgreSQL database serves what the first one published, and vice versa.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { createRedisJobQueue } from "@reelkit/transcode/redis";
 import { createUploadClient } from "@reelkit/upload/client";
 import { Redis } from "ioredis";
 import { type Admin, type Consumer, Kafka, logLevel } from "kafkajs";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisLimiters } from "../scaled/limiter.js";
 import { createScaledHarness, type Proc, type ScaledHarness, until } from "./scaled-harness.js";
@@ -218,6 +220,57 @@ describe("reference server, scaled mode", () => {
     expect(published).toMatchObject({ ownerId: "u-creator" });
     expect(published?.at).toBeGreaterThan(0);
   });
+
+  it("serves one PostgreSQL from two API processes: a video uploaded through one plays from the other", async () => {
+    const first = harness.processes.get("api") as Proc;
+    const firstBase = base;
+    const secondBase = await harness.startApi();
+    const second = harness.processes.get("api") as Proc;
+    try {
+      expect(second).not.toBe(first);
+      expect(await (await fetch(`${secondBase}/readyz`)).json()).toMatchObject({
+        status: "ready",
+        checks: { database: { ok: true } },
+      });
+      // The video the first process published is in the second's feed and page.
+      const feedOf = async (at: string) =>
+        ((await (await fetch(`${at}/feed`)).json()) as { items: Array<{ id: string }> }).items.map((i) => i.id);
+      expect(await feedOf(secondBase)).toContain(videoId);
+      expect((await fetch(`${secondBase}/videos/${videoId}`)).status).toBe(200);
+
+      // Uploaded through the second process, it is published and served by the first.
+      base = secondBase;
+      const creator = await signIn("creator");
+      const other = await upload(creator, "Uploaded through the second API");
+      await waitForStatus(creator, other, ["published", "limited", "held", "rejected", "failed"], 120_000);
+      base = firstBase;
+      expect((await myVideos(creator)).find((v) => v.id === other)?.status).toBe("published");
+      expect(await feedOf(firstBase)).toContain(other);
+      const page = await fetch(`${firstBase}/videos/${other}`);
+      expect(page.status).toBe(200);
+      expect(await page.json()).toMatchObject({ id: other });
+      expect((await fetch(`${firstBase}/media/${other}/master.m3u8`)).status).toBe(200);
+      // Both read this run's PostgreSQL database (not a PGlite of their own).
+      const db = new pg.Client({ connectionString: harness.database.url });
+      await db.connect();
+      try {
+        const rows = await db.query<{ id: string; status: string }>(
+          "select id, status from videos where id = any($1::text[]) order by created_at",
+          [[videoId, other]],
+        );
+        expect(rows.rows).toEqual([
+          { id: videoId, status: "published" },
+          { id: other, status: "published" },
+        ]);
+      } finally {
+        await db.end();
+      }
+    } finally {
+      base = firstBase;
+      await second.stop();
+      harness.processes.set("api", first);
+    }
+  }, 180_000);
 
   it("shares rate limits between processes through Redis", async () => {
     // Two limiters on two connections stand for two API processes.

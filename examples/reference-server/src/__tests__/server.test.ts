@@ -47,6 +47,23 @@ describe("loadConfig", () => {
   it("rejects a port that is not a port", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
   });
+
+  it("needs DATABASE_URL (a postgres:// URL) for scaled mode, beside the other engines", () => {
+    const engines = {
+      REDIS_URL: "redis://127.0.0.1:6390",
+      KAFKA_BROKERS: "127.0.0.1:19092",
+      CASSANDRA_CONTACT_POINTS: "127.0.0.1:19042",
+    };
+    expect(() => loadConfig(engines)).toThrow(/DATABASE_URL is not/);
+    expect(() => loadConfig({ ...engines, DATABASE_URL: "mysql://127.0.0.1/x" })).toThrow(/DATABASE_URL/);
+    const url = "postgres://postgres@127.0.0.1:15432/postgres";
+    expect(loadConfig({ ...engines, DATABASE_URL: url }).DATABASE_URL).toBe(url);
+    // Alone it is a configuration error too; absent with the others, embedded mode on PGlite.
+    expect(() => loadConfig({ DATABASE_URL: url })).toThrow(
+      /REDIS_URL, KAFKA_BROKERS, CASSANDRA_CONTACT_POINTS are not/,
+    );
+    expect(loadConfig({}).DATABASE_URL).toBeUndefined();
+  });
 });
 
 describe("OpenAPI", () => {

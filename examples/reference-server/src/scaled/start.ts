@@ -1,6 +1,6 @@
 // `npm run start:scaled`: the engines, then the three processes of scaled mode on this machine.
 //
-// 1. `node scripts/services.mjs up redis kafka cassandra` (idempotent: running engines are only
+// 1. `node scripts/services.mjs up redis kafka cassandra postgres` (idempotent: running engines are only
 //    health-checked; a variable you set points at your own engine instead).
 // 2. The connection settings from .reelkit/services.env (variables already set win).
 // 3. The API, a transcoder and the engagement aggregator, each `src/main.ts` with its REELKIT_ROLE,
@@ -37,7 +37,7 @@ function servicesUp(): Promise<number> {
   return new Promise((done) => {
     const child = spawn(
       process.execPath,
-      [join(repoRoot, "scripts", "services.mjs"), "up", "redis", "kafka", "cassandra"],
+      [join(repoRoot, "scripts", "services.mjs"), "up", "redis", "kafka", "cassandra", "postgres"],
       {
         cwd: repoRoot,
         stdio: ["ignore", "inherit", "inherit"], // it prefixes its own lines
@@ -58,7 +58,7 @@ function published(): Record<string, string> {
   return env;
 }
 
-say("starting the engines: node scripts/services.mjs up redis kafka cassandra");
+say("starting the engines: node scripts/services.mjs up redis kafka cassandra postgres");
 const code = await servicesUp();
 if (code !== 0) {
   console.error(
@@ -69,7 +69,7 @@ if (code !== 0) {
   process.exit(1);
 }
 const env: NodeJS.ProcessEnv = { ...published(), ...process.env };
-for (const name of ["REDIS_URL", "KAFKA_BROKERS", "CASSANDRA_CONTACT_POINTS"]) {
+for (const name of ["REDIS_URL", "KAFKA_BROKERS", "CASSANDRA_CONTACT_POINTS", "DATABASE_URL"]) {
   if (!env[name]) {
     console.error(`[start] ${name} is not set and ${envFile} does not name it`);
     process.exit(1);
