@@ -87,7 +87,16 @@ export interface Database {
   getVideo(id: string): Promise<Video | undefined>;
   /** Several videos in one query, in the order of `ids` (unknown ids left out). */
   getVideos(ids: readonly string[]): Promise<Video[]>;
-  setStatus(id: string, status: VideoStatus, changes?: { error?: string | null; durationMs?: number }): Promise<void>;
+  /**
+   * Move a video to `status`; with `from`, only if it is in one of those statuses (an atomic claim:
+   * of several processes handling the same event, one wins). Resolves whether the row changed.
+   */
+  setStatus(
+    id: string,
+    status: VideoStatus,
+    changes?: { error?: string | null; durationMs?: number },
+    from?: readonly VideoStatus[],
+  ): Promise<boolean>;
   /** Published videos, newest first (embedded: pages are cached until a video's status changes; PostgreSQL: not cached). */
   published(limit: number, offset: number): Promise<Video[]>;
   byOwner(ownerId: string): Promise<Video[]>;
@@ -220,15 +229,16 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
       const row = (await db.query<VideoRow>("select * from videos where id = $1", [id])).rows[0];
       return row === undefined ? undefined : toVideo(row);
     },
-    async setStatus(id, status, changes = {}) {
+    async setStatus(id, status, changes = {}, from) {
       publishedPages.clear();
       const publishing = status === "published" || status === "limited";
-      await db.query(
+      const updated = await db.query<{ id: string }>(
         `update videos set status = $2,
            error = case when $3::boolean then $4 else error end,
            duration_ms = coalesce($5, duration_ms),
            published_at = case when $6::boolean and published_at is null then $7 else published_at end
-         where id = $1`,
+         where id = $1 and ($8::text[] is null or status = any($8::text[]))
+         returning id`,
         [
           id,
           status,
@@ -237,9 +247,11 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
           changes.durationMs ?? null,
           publishing,
           Date.now(),
+          from === undefined ? null : [...from],
         ],
       );
       publishedPages.clear(); // again: a page read while the update ran may hold the old status
+      return updated.rows.length > 0;
     },
     async published(limit, offset) {
       const key = `${limit}:${offset}`;

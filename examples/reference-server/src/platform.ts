@@ -143,10 +143,12 @@ function publishingStatuses(db: Database, publish: (event: LifecycleEvent) => vo
       if (!existed) publish(lifecycleOf(row, row.createdAt));
       return row;
     },
-    async setStatus(id, status, changes) {
-      await db.setStatus(id, status, changes);
+    async setStatus(id, status, changes, from) {
+      const changed = await db.setStatus(id, status, changes, from);
+      if (!changed) return false;
       const row = await db.getVideo(id);
       if (row !== undefined) publish(lifecycleOf(row, Date.now()));
+      return true;
     },
   };
 }
@@ -253,7 +255,14 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       const video = await db.getVideo(id);
       if (video === undefined || !(PIPELINE_STATUSES as readonly string[]).includes(video.status)) return;
       const durationMs = (result as { durationMs?: number } | undefined)?.durationMs;
-      await db.setStatus(id, "moderation", durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {});
+      // A claim: every API process hears the completion (scaled mode), one moves the video on.
+      const claimed = await db.setStatus(
+        id,
+        "moderation",
+        durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {},
+        ["uploaded", "transcoding"],
+      );
+      if (!claimed) return;
       const byTitle = await moderation.beforePublish({ id, uploader: { id: video.ownerId }, title: video.title });
       const byFrames = await frames
         .screen(id, join(uploadDir, id))
@@ -291,7 +300,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       if (video === undefined || !(PIPELINE_STATUSES as readonly string[]).includes(video.status)) return;
       const code = error?.code ?? "UNKNOWN";
       const message = error?.message ?? "the transcode job died";
-      await db.setStatus(id, "failed", { error: `${code}: ${message}` });
+      if (!(await db.setStatus(id, "failed", { error: `${code}: ${message}` }, PIPELINE_STATUSES))) return;
       metrics.inc("reelkit_transcodes_total", { result: "failed" });
       log("transcode failed", { videoId: id, code, error: message });
       await settle(id);
@@ -323,6 +332,31 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
         await dead(video.id, job.error);
       }
     }
+  };
+
+  /**
+   * Scaled mode: other API processes publish and moderate too, so the ranker's catalogue follows
+   * the database (the truth): published videos are served, anything else is taken out.
+   */
+  const syncCatalog = async () => {
+    const live = await db.byStatus(["published"]);
+    const liveIds = new Set(live.map((video) => video.id));
+    const added = live.filter((video) => catalog.get(video.id)?.moderation !== "approved");
+    if (added.length > 0) catalog.upsert(added.map(toCatalog));
+    const gone = catalog.ids().flatMap((id) => {
+      const entry = catalog.get(id);
+      if (entry === undefined || liveIds.has(id) || entry.moderation !== "approved") return [];
+      return [
+        {
+          videoId: id,
+          creatorId: entry.creatorId,
+          createdAt: entry.createdAt,
+          durationMs: entry.durationMs,
+          moderation: "removed" as const,
+        },
+      ];
+    });
+    if (gone.length > 0) catalog.upsert(gone);
   };
 
   const uploadStore = createFileStore({ dir: uploadDir });
@@ -374,6 +408,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       : setInterval(() => {
           reconciling = reconciling
             .then(reconcile)
+            .then(syncCatalog)
             .catch((error: unknown) => log("reconciling transcodes failed", { error: String(error) }));
         }, chosen.reconcileEveryMs);
   reconciler?.unref();

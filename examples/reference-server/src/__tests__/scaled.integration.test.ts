@@ -250,6 +250,44 @@ describe("reference server, scaled mode", () => {
       expect(page.status).toBe(200);
       expect(await page.json()).toMatchObject({ id: other });
       expect((await fetch(`${firstBase}/media/${other}/master.m3u8`)).status).toBe(200);
+      // The first process's ranker follows the database: its personalised feed serves the video
+      // the second published, and drops it once a moderator (through the second) limits it.
+      const viewer = await signIn("viewer");
+      const rankedOf = async (at: string) =>
+        (
+          (await (await fetch(`${at}/feed?limit=50`, { headers: { authorization: `Bearer ${viewer}` } })).json()) as {
+            items: Array<{ id: string }>;
+          }
+        ).items.map((i) => i.id);
+      await until(
+        "the first API's ranked feed to serve it",
+        async () => ((await rankedOf(firstBase)).includes(other) ? true : undefined),
+        30_000,
+      );
+      base = secondBase;
+      const moderator = await signIn("moderator");
+      base = firstBase;
+      const removed = await fetch(`${secondBase}/moderation/decisions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${moderator}`, "content-type": "application/json" },
+        // "limit", not "remove": a removal would bank the clip's frames, and later tests upload the same clip.
+        body: JSON.stringify({ subject: { kind: "video", id: other }, action: "limit", reason: "reviewed:borderline" }),
+      });
+      expect(removed.status, await removed.clone().text()).toBe(201);
+      await until(
+        "the first API's ranked feed to drop it",
+        async () => ((await rankedOf(firstBase)).includes(other) ? undefined : true),
+        30_000,
+      );
+      // Both processes heard the completion; one claimed it: the video was moderated once.
+      const otherStatuses = () => statusEvents.filter((e) => e.videoId === other).map((e) => e.status);
+      await until(
+        "the second video's lifecycle",
+        async () => (otherStatuses().includes("published") ? true : undefined),
+        30_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // room for a duplicate to show up
+      expect(otherStatuses()).toEqual(["uploaded", "transcoding", "moderation", "published", "limited"]);
       // Both read this run's PostgreSQL database (not a PGlite of their own).
       const db = new pg.Client({ connectionString: harness.database.url });
       await db.connect();
@@ -260,7 +298,7 @@ describe("reference server, scaled mode", () => {
         );
         expect(rows.rows).toEqual([
           { id: videoId, status: "published" },
-          { id: other, status: "published" },
+          { id: other, status: "limited" },
         ]);
       } finally {
         await db.end();
