@@ -202,6 +202,14 @@ export async function openPostgres(url: string): Promise<Database> {
 
 function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: boolean }): Database {
   const publishedPages = new Map<string, Promise<Video[]>>();
+  // Embedded mode (one process owns the database): rows read for feed pages are kept until their
+  // status changes, so a ranked page costs no query (PGlite runs on this thread's CPU).
+  const rows = new Map<string, Video>();
+  const remember = (video: Video) => {
+    if (!options.cachePages) return;
+    if (rows.size >= 10_000) rows.clear();
+    rows.set(video.id, video);
+  };
   return {
     sql: db,
     async upsertUser(user) {
@@ -221,9 +229,20 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
     },
     async getVideos(ids) {
       if (ids.length === 0) return [];
-      const rows = await db.query<VideoRow>("select * from videos where id = any($1::text[])", [[...ids]]);
-      const byId = new Map(rows.rows.map((row) => [row.id, toVideo(row)]));
-      return ids.flatMap((id) => byId.get(id) ?? []);
+      const missing = ids.filter((id) => !rows.has(id));
+      const byId = new Map<string, Video>();
+      if (missing.length > 0) {
+        const found = await db.query<VideoRow>("select * from videos where id = any($1::text[])", [missing]);
+        for (const row of found.rows) {
+          const video = toVideo(row);
+          byId.set(video.id, video);
+          remember(video);
+        }
+      }
+      return ids.flatMap((id) => {
+        const video = byId.get(id) ?? rows.get(id);
+        return video === undefined ? [] : [{ ...video }];
+      });
     },
     async getVideo(id) {
       const row = (await db.query<VideoRow>("select * from videos where id = $1", [id])).rows[0];
@@ -231,6 +250,7 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
     },
     async setStatus(id, status, changes = {}, from) {
       publishedPages.clear();
+      rows.delete(id);
       const publishing = status === "published" || status === "limited";
       const updated = await db.query<{ id: string }>(
         `update videos set status = $2,
@@ -251,6 +271,7 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
         ],
       );
       publishedPages.clear(); // again: a page read while the update ran may hold the old status
+      rows.delete(id);
       return updated.rows.length > 0;
     },
     async published(limit, offset) {
