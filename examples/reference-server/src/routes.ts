@@ -54,6 +54,11 @@ export interface Route<Q = unknown, B = unknown, P = Record<string, string>> {
   body?: z.ZodType<B>;
   bodyLimit?: number;
   responses?: Record<number, ResponseSpec>;
+  /**
+   * Runs after the access check and before the body is read (e.g. a rate limit, so a refused
+   * client costs no parsing). Throw an HttpError to answer.
+   */
+  beforeBody?(ctx: { req: IncomingMessage; user: User | undefined; platform: Platform }): Promise<void> | void;
   /** Set false for routes that work without a platform (health pages). */
   platform?: boolean;
   /** Left out of the OpenAPI document (static assets). */
@@ -153,6 +158,7 @@ export function createRouter(app: AppContext, modules: readonly RouteModule[]): 
             : access === "optional"
               ? platform.tokens.userOf(req)
               : platform.tokens.require(req, access);
+        await route.beforeBody?.({ req, user, platform });
         const params = route.params ? parseOr400(route.params, raw, "path") : raw;
         const query = route.query ? parseOr400(route.query, queryOf(url), "query") : {};
         const body = route.body ? await readJson(req, route.body, route.bodyLimit) : undefined;

@@ -194,4 +194,19 @@ describe("access rules for every route in the table", () => {
     expect(owner.videos).toContain(videoId);
     expect(owner.totals.impressions).toBe(1);
   });
+
+  // Last: it empties this client's telemetry bucket.
+  it("POST /events is rate-limited per client before its body is read", async () => {
+    const send = () =>
+      fetch(`${base}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: "not json" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 300 && !statuses.includes(429); i++) statuses.push((await send()).status);
+    // Malformed bodies answer 400 until the bucket (240 a minute) is empty; then 429, unparsed.
+    expect(statuses.at(-1)).toBe(429);
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([400]));
+    expect(statuses.length).toBeGreaterThan(200);
+    const limited = await send();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("5");
+  });
 });

@@ -314,6 +314,25 @@ describe("comments", () => {
     expect(after.commentCount).toBe(before);
     expect((await call("GET", `/comments/${top.id}/replies`)).status).toBe(404);
     expect((await call("DELETE", `/comments/${randomUUID()}`, moderator.token)).status).toBe(404);
+    expect((await call("DELETE", `/comments/${top.id}`, moderator.token)).status).toBe(404); // already down
+    // A moderator's take-down is a moderation decision: in the audit log, like the dashboard's.
+    const audit = await call("GET", `/moderation/audit?subject=comment:${top.id}`, moderator.token);
+    expect(audit.status).toBe(200);
+    const entries = (
+      (await audit.json()) as { entries: Array<{ action: string; reason: string; actor: { id: string } }> }
+    ).entries;
+    expect(entries).toEqual([
+      expect.objectContaining({
+        action: "remove",
+        reason: "moderator:deleted",
+        actor: expect.objectContaining({ role: "moderator" }),
+      }),
+    ]);
+    // The admin's removal of another's reply is audited too; an author's own deletion is not.
+    const replyAudit = await call("GET", `/moderation/audit?subject=comment:${ownReply.id}`, moderator.token);
+    expect(((await replyAudit.json()) as { entries: unknown[] }).entries).toHaveLength(1);
+    const ownAudit = await call("GET", `/moderation/audit?subject=comment:${mine.id}`, moderator.token);
+    expect(((await ownAudit.json()) as { entries: unknown[] }).entries).toHaveLength(0);
   });
 
   it("refuses missing or forged tokens (401), malformed requests (400) and videos that are not public (404)", async () => {

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { User } from "../auth.js";
 import { HttpError, sendJson } from "../http.js";
 import type { Platform } from "../platform.js";
-import { registerSubjectHandler } from "../review.js";
+import { applyDecision, registerSubjectHandler } from "../review.js";
 import { type RouteModule, route } from "../routes.js";
 import {
   COMMENTS_PER_MINUTE,
@@ -215,7 +215,24 @@ export const socialRoutes: RouteModule = (app) => {
         404: { description: "No such comment (or already deleted)" },
       },
       async handler({ res, params, user, platform }) {
-        const result = await socialOf(platform).deleteComment(params.id, user as User);
+        const me = user as User;
+        const social = socialOf(platform);
+        // A moderator taking down someone else's comment is a moderation decision: audited, and
+        // its open review items closed, like one made on the dashboard.
+        const target = await social.commentForReview(params.id);
+        if (target !== undefined && target.author.id !== me.id && (me.role === "moderator" || me.role === "admin")) {
+          if (target.storedStatus === "deleted" || target.storedStatus === "removed")
+            throw new HttpError(404, "no such comment");
+          await applyDecision(platform, me, {
+            subject: { kind: "comment", id: params.id },
+            action: "remove",
+            reason: "moderator:deleted",
+          });
+          res.writeHead(204, { "cache-control": "no-store" });
+          res.end();
+          return;
+        }
+        const result = await social.deleteComment(params.id, me);
         if (result === "not-found") throw new HttpError(404, "no such comment");
         if (result === "forbidden") throw new HttpError(403, "only its author or a moderator may delete a comment");
         res.writeHead(204, { "cache-control": "no-store" });

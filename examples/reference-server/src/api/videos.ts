@@ -164,10 +164,13 @@ export const videoRoutes: RouteModule = (app) => {
         },
         429: { description: "Rate limited" },
       },
-      async handler({ req, res, body, user, platform }) {
+      // Checked before the body is read: a refused client costs no parsing.
+      async beforeBody({ req }) {
         const client = req.socket.remoteAddress ?? "unknown";
         if (!(await allowEvents(client)))
           throw new HttpError(429, "too many telemetry requests", { "retry-after": "5" });
+      },
+      async handler({ res, body, user, platform }) {
         const problems: string[] = [];
         body.forEach((event, index) => {
           const parsed = engagementEventSchema.safeParse(event);
