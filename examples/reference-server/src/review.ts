@@ -516,25 +516,32 @@ export async function applyDecision(
   const handler = handlerFor(target.kind);
   if (handler === undefined) throw new HttpError(400, `no subject handler for kind "${target.kind}"`);
 
+  /** The entry this moderator already logged under `input.requestId`; 409 if it was another decision. */
+  const earlierEntry = async (): Promise<AuditRow | undefined> => {
+    if (input.requestId === undefined) return undefined;
+    const earlier = (
+      await sql.query<AuditRow>("select * from moderation_audit where actor_id = $1 and request_id = $2", [
+        moderator.id,
+        input.requestId,
+      ])
+    ).rows[0];
+    if (
+      earlier !== undefined &&
+      (earlier.subject_kind !== target.kind || earlier.subject_id !== target.id || !sameDecision(earlier, input))
+    )
+      throw new HttpError(409, "requestId was used for another decision");
+    return earlier;
+  };
+
   return serialized(platform, `${target.kind}:${target.id}`, async () => {
-    if (input.requestId !== undefined) {
-      const earlier = (
-        await sql.query<AuditRow>("select * from moderation_audit where actor_id = $1 and request_id = $2", [
-          moderator.id,
-          input.requestId,
-        ])
-      ).rows[0];
-      if (earlier !== undefined) {
-        if (earlier.subject_kind !== target.kind || earlier.subject_id !== target.id || !sameDecision(earlier, input))
-          throw new HttpError(409, "requestId was used for another decision");
-        return {
-          entry: toEntry(earlier),
-          subject: target,
-          status: (await handler.status(platform, target.id)) ?? earlier.status ?? "",
-          replayed: true,
-        };
-      }
-    }
+    const earlier = await earlierEntry();
+    if (earlier !== undefined)
+      return {
+        entry: toEntry(earlier),
+        subject: target,
+        status: (await handler.status(platform, target.id)) ?? earlier.status ?? "",
+        replayed: true,
+      };
     const current = await handler.status(platform, target.id);
     if (current === undefined) throw new HttpError(404, `no such ${target.kind}`);
 
@@ -633,18 +640,9 @@ export async function applyDecision(
       ).rows[0];
     } catch (error) {
       // Another process logged the same requestId first: answer its entry.
-      if ((error as { code?: string }).code === "23505" && input.requestId !== undefined) {
-        const earlier = (
-          await sql.query<AuditRow>("select * from moderation_audit where actor_id = $1 and request_id = $2", [
-            moderator.id,
-            input.requestId,
-          ])
-        ).rows[0];
-        if (earlier !== undefined) {
-          if (earlier.subject_kind !== target.kind || earlier.subject_id !== target.id || !sameDecision(earlier, input))
-            throw new HttpError(409, "requestId was used for another decision");
-          return { entry: toEntry(earlier), subject: target, status, replayed: true };
-        }
+      if ((error as { code?: string }).code === "23505") {
+        const earlier = await earlierEntry();
+        if (earlier !== undefined) return { entry: toEntry(earlier), subject: target, status, replayed: true };
       }
       throw error;
     }
