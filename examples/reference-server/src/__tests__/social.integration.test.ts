@@ -9,7 +9,7 @@ import type { Role } from "../auth.js";
 import { loadConfig } from "../config.js";
 import { type Platform, startPlatform } from "../platform.js";
 import { createReferenceServer, type ReferenceServer } from "../server.js";
-import { COMMENTS_PER_MINUTE, REPLY_PREVIEW, reportSeverity, socialOf } from "../social.js";
+import { COMMENTS_PER_MINUTE, type Comment, REPLY_PREVIEW, reportSeverity, socialOf } from "../social.js";
 
 let root: string;
 let platform: Platform;
@@ -22,17 +22,8 @@ const OTHER = "social_published_video_2";
 const HELD = "social_held_video_000001";
 const MISSING = "social_missing_video_0001";
 
-interface CommentJson {
-  id: string;
-  videoId: string;
-  parentId: string | null;
-  replyToId: string | null;
-  author: { id: string; name: string };
-  text: string;
-  createdAt: number;
-  status: "visible" | "pending";
-  reasonCodes?: string[];
-  replyCount: number;
+/** A comment as the API answers it: the module's type, with a thread's first replies. */
+interface CommentJson extends Comment {
   replies?: CommentJson[];
 }
 interface PageJson {

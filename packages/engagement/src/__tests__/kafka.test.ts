@@ -105,6 +105,18 @@ const event = (id: string, videoId = "v1"): EngagementEvent => ({
   ts: T0,
 });
 
+/** Make the producer's next `send` wait until the returned function is called. */
+function holdNextProduce(producer: ReturnType<typeof fakeKafka>["producer"]): () => void {
+  let release: () => void = () => {};
+  producer.send.mockImplementationOnce(
+    () =>
+      new Promise((resolve) => {
+        release = () => resolve([]);
+      }),
+  );
+  return () => release();
+}
+
 describe("createKafkaEventSink", () => {
   it("validates its options", () => {
     expect(() => createKafkaEventSink({ kafka: {} as Kafka })).toThrow(
@@ -160,13 +172,7 @@ describe("createKafkaEventSink", () => {
 
   it("groups sends made while a produce is in flight into the next one, in order", async () => {
     const { kafka, producer } = fakeKafka();
-    let release: () => void = () => {};
-    producer.send.mockImplementationOnce(
-      () =>
-        new Promise((resolve) => {
-          release = () => resolve([]);
-        }),
-    );
+    const release = holdNextProduce(producer);
     const sink = createKafkaEventSink({ kafka, topic: "t" });
     const first = sink.send([event("a0")]);
     await vi.waitFor(() => expect(producer.send).toHaveBeenCalledTimes(1));
@@ -187,13 +193,7 @@ describe("createKafkaEventSink", () => {
 
   it("in a group whose produce fails part way, resolves the sends that landed and rejects the rest", async () => {
     const { kafka, producer } = fakeKafka();
-    let release: () => void = () => {};
-    producer.send.mockImplementationOnce(
-      () =>
-        new Promise((resolve) => {
-          release = () => resolve([]);
-        }),
-    );
+    const release = holdNextProduce(producer);
     const sink = createKafkaEventSink({ kafka, topic: "t" });
     const first = sink.send([event("x")]);
     await vi.waitFor(() => expect(producer.send).toHaveBeenCalledTimes(1));
