@@ -1,6 +1,7 @@
 // The file store's offset journal: offsets survive a new store instance (a restart), a torn or
 // corrupted tail falls back to the last good record, stale generations are ignored, and a long
-// journal is folded back into the sidecar.
+// journal is folded back into the sidecar; appends store exactly the bytes that arrived (ended,
+// failed, too long or aborted sources).
 import { randomBytes } from "node:crypto";
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -88,6 +89,83 @@ describe("file store offset journal", () => {
   it("rejects bad options", () => {
     expect(() => createFileStore({ dir, journalRecords: 0 })).toThrow(
       expect.objectContaining({ code: "INVALID_OPTIONS" }),
+    );
+  });
+});
+
+describe("file store append", () => {
+  /** A source that yields `pieces`, then fails or stays open (a stalled client) as told. */
+  function source(pieces: Buffer[], end: "end" | "error" | "hang") {
+    const stream = new Readable({ read() {} });
+    for (const piece of pieces) stream.push(piece);
+    if (end === "end") stream.push(null);
+    else if (end === "error") setTimeout(() => stream.destroy(new Error("connection reset")), 20);
+    return stream;
+  }
+  const stored = async (id: string) => readFile(join(dir, id));
+
+  it("stores many chunks in order, feeding the digest exactly the stored bytes", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, metadata: {} });
+    // More than the 1 MiB that may wait while writes run, in uneven chunks: the source is paused and resumed.
+    const pieces = Array.from({ length: 80 }, (_, i) => randomBytes(1 + ((i * 7919) % 65_536)));
+    const whole = Buffer.concat(pieces);
+    const fed: Buffer[] = [];
+    const end = await store.append(id, 0, source(pieces, "end"), {
+      digest: { update: (c) => void fed.push(Buffer.from(c)) },
+    });
+    expect(end).toBe(whole.length);
+    expect((await stored(id)).equals(whole)).toBe(true);
+    expect(Buffer.concat(fed).equals(whole)).toBe(true);
+    expect(await store.append(id, end, source([Buffer.from("tail")], "end"))).toBe(whole.length + 4);
+  });
+
+  it("keeps the bytes that arrived before the source failed, and reports their offset", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, metadata: {} });
+    const first = randomBytes(300_000);
+    expect(await store.append(id, 0, source([first], "error"))).toBe(first.length);
+    expect((await stored(id)).equals(first)).toBe(true);
+    expect(await createFileStore({ dir }).info(id)).toMatchObject({ offset: first.length });
+  });
+
+  it("stores up to maxBytes, then fails with SIZE_EXCEEDED; the allowed bytes are durable", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, length: 1000, metadata: {} });
+    const data = randomBytes(1500);
+    await expect(
+      store.append(id, 0, source([data.subarray(0, 600), data.subarray(600)], "end"), { maxBytes: 1000 }),
+    ).rejects.toMatchObject({ code: "SIZE_EXCEEDED" });
+    expect(await store.info(id)).toMatchObject({ offset: 1000 });
+    expect((await stored(id)).equals(data.subarray(0, 1000))).toBe(true);
+    // The chunk that crosses the limit arrives once every earlier write has landed.
+    const other = generateUploadId();
+    await store.create({ id: other, length: 1000, metadata: {} });
+    const late = source([data.subarray(0, 600)], "hang");
+    setTimeout(() => late.push(data.subarray(600)), 50);
+    await expect(store.append(other, 0, late, { maxBytes: 1000 })).rejects.toMatchObject({ code: "SIZE_EXCEEDED" });
+    expect(await store.info(other)).toMatchObject({ offset: 1000 });
+    expect((await stored(other)).equals(data.subarray(0, 1000))).toBe(true);
+  });
+
+  it("stops at once when its signal fires (a takeover), keeping what arrived", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, metadata: {} });
+    const first = randomBytes(70_000);
+    const body = source([first], "hang");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    expect(await store.append(id, 0, body, { signal: controller.signal })).toBe(first.length);
+    expect(body.destroyed).toBe(true); // nobody reads the rest
+    expect((await stored(id)).equals(first)).toBe(true);
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await store.append(id, first.length, source([randomBytes(10)], "end"), { signal: aborted.signal })).toBe(
+      first.length,
     );
   });
 });
