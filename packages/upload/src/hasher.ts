@@ -32,7 +32,15 @@ const MAX_IN_FLIGHT = 16;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const { openSync, readSync, closeSync } = require("node:fs");
+const { openSync, readSync, closeSync, readlinkSync } = require("node:fs");
+if (workerData.nice !== 0) {
+  try {
+    // Linux: this thread's id, then its own priority (setpriority on a thread id affects that
+    // thread only). Elsewhere there is no /proc/thread-self and the thread keeps the process's.
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) require("node:os").setPriority(tid, workerData.nice);
+  } catch {}
+}
 const inFlight = new Int32Array(workerData.inFlight);
 const hashes = new Map();
 const readBuffer = Buffer.allocUnsafe(1024 * 1024);
@@ -107,7 +115,17 @@ export function inlineHash(): RunningHash {
   };
 }
 
-export function createHashPool(options: { worker: boolean }): HashPool {
+export interface HashPoolOptions {
+  /** Hash on a worker thread (else on the calling thread). */
+  worker: boolean;
+  /**
+   * The worker thread's nice value (0–19, Linux only): above 0, receiving (and the rest of the
+   * machine) comes first and the hash catches up while the disk syncs. 0 keeps the process's.
+   */
+  nice?: number | undefined;
+}
+
+export function createHashPool(options: HashPoolOptions): HashPool {
   if (!options.worker) return { create: inlineHash, close: async () => {} };
   let worker: Worker | undefined;
   let failure: Error | undefined;
@@ -119,7 +137,10 @@ export function createHashPool(options: { worker: boolean }): HashPool {
 
   const ensureWorker = (): Worker => {
     if (worker !== undefined) return worker;
-    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { inFlight: inFlightMemory } });
+    const started = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { inFlight: inFlightMemory, nice: options.nice ?? 0 },
+    });
     started.unref(); // a pending digest keeps its request, and so the process, alive
     started.on("message", (m: { op: string; buffer?: ArrayBuffer; key?: number; hex?: string; error?: string }) => {
       if (m.op === "free" && m.buffer !== undefined) {

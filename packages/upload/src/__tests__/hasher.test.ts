@@ -119,3 +119,33 @@ describe("hash pool worker", () => {
     expect(await after.digest()).toBe(sha256(Buffer.from("abc")));
   });
 });
+
+describe("hash worker priority", () => {
+  /** Nice values of this process's threads (Linux), by thread id. */
+  const threadNices = async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const nices = new Map<string, number>();
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      // Fields after "(comm)": state is the 3rd field of stat; nice is the 19th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      nices.set(tid, Number(fields[16]));
+    }
+    return nices;
+  };
+
+  it.runIf(process.platform === "linux")(
+    "runs the worker thread at the given nice value, the rest untouched",
+    async () => {
+      const before = await threadNices();
+      pool = createHashPool({ worker: true, nice: 7 });
+      const hash = pool.create();
+      hash.update(randomBytes(1024));
+      expect(await hash.digest()).toHaveLength(64); // the worker is up and has answered
+      const after = await threadNices();
+      const fresh = [...after].filter(([tid]) => !before.has(tid));
+      expect(fresh.some(([, nice]) => nice === 7)).toBe(true);
+      expect(after.get(String(process.pid))).toBe(before.get(String(process.pid)));
+    },
+  );
+});
