@@ -9,7 +9,12 @@
 //
 // Other knobs: UPLOAD_BENCH_CHUNK_MIB (default 8), UPLOAD_BENCH_DIR (where the servers store;
 // default os.tmpdir() unless it is a tmpfs, then node_modules/.cache), UPLOAD_BENCH_SERVERS
-// (comma-separated subset of raw,raw-fsync,ours,tus).
+// (comma-separated subset of raw,raw-fsync,ours,tus), UPLOAD_BENCH_NODE_FLAGS (space-separated
+// Node/V8 flags for every server process, e.g. "--initial-old-space-size=64"; default none).
+//
+// "full GCs" counts V8 mark-compacts during the measured upload: a server process whose old
+// generation is past ~8 MB (any real app; loading zod is enough) and that receives bulk data can
+// run one every few tens of ms by default, on the GC's helper threads too.
 //
 // Every server runs in its own child process (this file, forked with a role argument), so its CPU
 // time (process.cpuUsage) and RSS (sampled every 5 ms, and Linux's VmHWM reset at idle) are its own. The
@@ -34,6 +39,7 @@ import { Agent, createServer, type IncomingMessage, request, type ServerResponse
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PerformanceObserver, constants as perfConstants } from "node:perf_hooks";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -63,6 +69,7 @@ type Report =
       requests: number;
       receivingMs: number;
       afterBodyMs: number;
+      fullGcs: number;
     };
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +167,12 @@ async function child(kind: Kind, dir: string): Promise<void> {
   });
   // Where a request's time goes: receiving its body (first byte handed to the handler → the body's
   // last byte read) and after the body (→ response finished: fsyncs, metadata, hashing...).
-  const phases = { requests: 0, receivingMs: 0, afterBodyMs: 0 };
+  const phases = { requests: 0, receivingMs: 0, afterBodyMs: 0, fullGcs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)
+        phases.fullGcs += 1;
+  }).observe({ entryTypes: ["gc"] });
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     const t0 = performance.now();
     let bodyEnd = t0;
@@ -189,7 +201,7 @@ async function child(kind: Kind, dir: string): Promise<void> {
   process.on("message", (command: Command) => {
     if (command.type === "start") {
       completedSha256 = undefined;
-      Object.assign(phases, { requests: 0, receivingMs: 0, afterBodyMs: 0 });
+      Object.assign(phases, { requests: 0, receivingMs: 0, afterBodyMs: 0, fullGcs: 0 });
       cpuStart = process.cpuUsage();
       send({ type: "started" });
     } else if (command.type === "stop") {
@@ -227,6 +239,8 @@ interface RunResult {
   /** Mean ms per request spent receiving the body, and from its last byte to the response. */
   receivingMs: number;
   afterBodyMs: number;
+  /** V8 mark-compacts in the server process during the measured upload. */
+  fullGcs: number;
 }
 
 function nextReport<T extends Report["type"]>(proc: ChildProcess, type: T): Promise<Extract<Report, { type: T }>> {
@@ -307,6 +321,9 @@ function flushPageCache() {
   } catch {}
 }
 
+/** Extra Node/V8 flags for every server process. */
+const nodeFlags = (process.env.UPLOAD_BENCH_NODE_FLAGS ?? "").split(/\s+/).filter((flag) => flag !== "");
+
 async function runOnce(
   kind: Kind,
   root: string,
@@ -316,7 +333,7 @@ async function runOnce(
   profDir: string | undefined,
 ): Promise<RunResult> {
   const dir = await mkdtemp(join(root, `${kind}-`));
-  const execArgv = [...process.execArgv];
+  const execArgv = [...process.execArgv, ...nodeFlags];
   if (profDir !== undefined && kind === "ours") execArgv.push("--cpu-prof", `--cpu-prof-dir=${profDir}`);
   const proc = fork(process.argv[1] ?? "", [kind, dir], { execArgv, stdio: ["ignore", 2, 2, "ipc"] });
   try {
@@ -358,6 +375,7 @@ async function runOnce(
         peakAboveIdleMiB: (stats.peakRss - idleRss) / MiB,
         receivingMs: stats.receivingMs / Math.max(1, stats.requests),
         afterBodyMs: stats.afterBodyMs / Math.max(1, stats.requests),
+        fullGcs: stats.fullGcs,
       };
     } finally {
       agent.destroy();
@@ -406,7 +424,8 @@ async function parent(): Promise<void> {
 
   const root = await benchRoot();
   process.stderr.write(
-    `upload bench: ${sizeMiB} MiB in ${chunkMiB} MiB requests, ${runs} run(s) per server, stores under ${root}\n`,
+    `upload bench: ${sizeMiB} MiB in ${chunkMiB} MiB requests, ${runs} run(s) per server, stores under ${root}` +
+      `${nodeFlags.length > 0 ? `, server flags ${nodeFlags.join(" ")}` : ""}\n`,
   );
   const best = new Map<Kind, RunResult>();
   try {
@@ -415,7 +434,8 @@ async function parent(): Promise<void> {
         const result = await runOnce(kind, root, data, expected, chunk, profDir);
         process.stderr.write(
           `  ${labels[kind].padEnd(36)} ${result.mibPerSecond.toFixed(1).padStart(7)} MiB/s  ` +
-            `${result.cpuPerGiB.toFixed(2)} CPU s/GiB  peak RSS +${result.peakAboveIdleMiB.toFixed(1)} MiB\n`,
+            `${result.cpuPerGiB.toFixed(2)} CPU s/GiB  peak RSS +${result.peakAboveIdleMiB.toFixed(1)} MiB  ` +
+            `${result.fullGcs} full GCs\n`,
         );
         const previous = best.get(kind);
         best.set(kind, {
@@ -437,6 +457,7 @@ async function parent(): Promise<void> {
     "idle RSS",
     "peak RSS above idle",
     "ms/req receiving + after body",
+    "full GCs",
   ];
   const rows = [...best.values()].map((r) => [
     labels[r.kind],
@@ -447,6 +468,7 @@ async function parent(): Promise<void> {
     `${r.idleRssMiB.toFixed(1)} MiB`,
     `${r.peakAboveIdleMiB.toFixed(1)} MiB`,
     `${r.receivingMs.toFixed(1)} + ${r.afterBodyMs.toFixed(1)}`,
+    String(r.fullGcs),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
@@ -464,7 +486,8 @@ async function parent(): Promise<void> {
   const compare = (name: string, unit: string, peer: Kind, pick: (r: RunResult) => number) => {
     const peerResult = best.get(peer);
     if (ours === undefined || peerResult === undefined) return;
-    results.push({ name, unit, ours: pick(ours), peer: labels[peer], peerValue: pick(peerResult) });
+    const flags = nodeFlags.length > 0 ? ` [${nodeFlags.join(" ")}]` : "";
+    results.push({ name: `${name}${flags}`, unit, ours: pick(ours), peer: labels[peer], peerValue: pick(peerResult) });
   };
   const mibps = (r: RunResult) => r.mibPerSecond;
   compare(`throughput, ${sizeMiB} MiB in ${chunkMiB} MiB PATCHes, vs raw sink`, "MiB/s", "raw", mibps);
