@@ -467,6 +467,8 @@ export interface DecisionResult {
   replayed: boolean;
   /** The appeal the decision settled, if one was open. */
   appeal?: Appeal;
+  /** Open review items of the subject the queue failed to close (the decision holds; decide again to close them). */
+  unclosedItems?: string[];
 }
 
 async function getAppeal(platform: Platform, id: string): Promise<Appeal | undefined> {
@@ -598,10 +600,6 @@ export async function applyDecision(
     const status = await handler.apply(platform, target.id, decision);
     if (status === undefined) throw new HttpError(404, `no such ${target.kind}`);
 
-    // Close the open items with the decision (the named one first).
-    open.sort((a, b) => Number(b.id === named?.id) - Number(a.id === named?.id));
-    for (const item of open) await closeItem(platform, item, moderator, decision).catch(queueError);
-
     const now = Date.now();
     let appeal: Appeal | undefined;
     if (openAppealRow !== undefined) {
@@ -647,6 +645,19 @@ export async function applyDecision(
       throw error;
     }
     if (inserted === undefined) throw new Error("the audit entry was not written");
+    // Then close the open items with the decision (the named one first). The decision is applied
+    // and logged already: an item the queue fails to close stays open, is reported in
+    // `unclosedItems`, and a later decision on the subject closes it.
+    open.sort((a, b) => Number(b.id === named?.id) - Number(a.id === named?.id));
+    const unclosedItems: string[] = [];
+    for (const item of open) {
+      try {
+        await closeItem(platform, item, moderator, decision);
+      } catch (error) {
+        unclosedItems.push(item.id);
+        platform.log("closing a review item failed", { itemId: item.id, subject: target, error: String(error) });
+      }
+    }
     platform.metrics.inc("reelkit_review_decisions_total", { kind: target.kind, action: input.action });
     platform.log("review decision", {
       subject: target,
@@ -662,6 +673,7 @@ export async function applyDecision(
       status,
       replayed: false,
       ...(appeal !== undefined && { appeal }),
+      ...(unclosedItems.length > 0 && { unclosedItems }),
     };
   });
 }

@@ -129,6 +129,10 @@ const decisionResultSchema = z
     status: z.string(),
     replayed: z.boolean(),
     appeal: appealSchema.optional(),
+    unclosedItems: z
+      .array(z.string())
+      .optional()
+      .describe("Open review items the queue failed to close: the decision holds; decide again to close them"),
   })
   .meta({ id: "ModerationDecisionResult" });
 
