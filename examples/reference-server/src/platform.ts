@@ -118,6 +118,8 @@ const moreSevere = (a: Outcome, b: Outcome): { decision: Outcome["decision"]; re
 
 const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
 /** Statuses of a video still in the pipeline (a transcode completion may move it on). */
+/** How long `close()` waits for running pipeline handlers. */
+const CLOSE_WAIT_MS = 30_000;
 const PIPELINE_STATUSES = ["uploaded", "transcoding", "moderation"] as const satisfies readonly VideoStatus[];
 
 /** The lifecycle event of a status change: reason codes for moderation outcomes, the error for a failure. */
@@ -238,15 +240,20 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
   };
 
   // A video is moved on by one handler at a time: a queue event and the reconciliation (scaled
-  // mode) may both report the same completion.
+  // mode) may both report the same completion. `close()` waits for the running ones; once it has
+  // begun, new ones are left to the next start (which resumes every video still in the pipeline).
   const handling = new Set<string>();
+  const running = new Set<Promise<void>>();
+  let closing = false;
   const once = async (id: string, work: () => Promise<void>) => {
-    if (handling.has(id)) return;
+    if (handling.has(id) || closing) return;
     handling.add(id);
+    const run = work().finally(() => handling.delete(id));
+    running.add(run);
     try {
-      await work();
+      await run;
     } finally {
-      handling.delete(id);
+      running.delete(run);
     }
   };
 
@@ -468,8 +475,22 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
     async close() {
       clearInterval(sweep);
       if (reconciler !== undefined) clearInterval(reconciler);
-      await uploads.close();
+      await uploads.close(); // in-flight uploads finish (and hand their videos on) first
+      closing = true;
       await reconciling;
+      // Let running pipeline handlers (moderation, publishing) finish on open engines; a stuck one
+      // is given up after CLOSE_WAIT_MS (its video resumes at the next start).
+      if (running.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([
+          Promise.allSettled([...running]).then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (gaveUp) log("closing with pipeline handlers still running", { videos: [...handling] });
+      }
       await chosen.close();
       await rawDb.close();
     },
