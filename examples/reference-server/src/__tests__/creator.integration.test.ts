@@ -12,6 +12,7 @@ import { loadConfig } from "../config.js";
 import { DAY_MS, isoDay } from "../creator.js";
 import { type Platform, startPlatform } from "../platform.js";
 import { createReferenceServer, type ReferenceServer } from "../server.js";
+import { bearer, signInAt } from "./helpers.js";
 
 let root: string;
 let platform: Platform;
@@ -45,19 +46,10 @@ async function publish(ownerId: string, title: string, durationMs = 10_000, crea
 
 const tokens = new Map<string, string>();
 async function signIn(user: string): Promise<string> {
-  const cached = tokens.get(user);
-  if (cached !== undefined) return cached;
-  const res = await fetch(`${base}/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user }),
-  });
-  expect(res.status).toBe(200);
-  const token = ((await res.json()) as { token: string }).token;
+  const token = tokens.get(user) ?? (await signInAt(base, user));
   tokens.set(user, token);
   return token;
 }
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const call = (method: string, path: string, token?: string) =>
   fetch(`${base}${path}`, { method, headers: token ? bearer(token) : {} });
 const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>, status = 200): Promise<T> => {

@@ -1,29 +1,7 @@
-// The platform in headless Chromium, as one flow run against a base URL: the same in embedded
-// mode (e2e.integration.test.ts) and in scaled mode (e2e-scaled.integration.test.ts). A creator
-// signs in on the upload page and uploads a real clip (our resumable client), sees it process and
-// publish; a viewer finds it in the feed page, watches and likes it; the video's counts show the
-// view and the like; the creator's studio shows them with a retention curve; a moderator removes
-// the video on the dashboard and it leaves every feed and /media. Contracts between packages on
-// the way: transcode's output plays in the player, the player's telemetry passes engagement's
-// schema (POST /events validates every event), and a moderation decision takes a video out of the
-// feed-ranker's pages.
-//
-// The server must be fresh (no other videos): the creator's list is expected to hold only this one.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import type {} from "@reelkit/player"; // the <reel-feed> element type in page.evaluate
 import type { Browser } from "playwright-core";
 import { expect } from "vitest";
 import type { Tokens } from "../auth.js";
-
-/** A 4 s 360×640 H.264/AAC clip at `path`. */
-export async function makeClip(path: string): Promise<void> {
-  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
-    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=360x640:rate=30"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4"],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path],
-  ]);
-}
 
 export interface FlowOptions {
   /** The server's URL (no trailing slash). */

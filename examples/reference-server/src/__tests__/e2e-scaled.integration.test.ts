@@ -13,7 +13,8 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumArgs, chromiumPath } from "../../../../test/browser.js";
 import { createTokens } from "../auth.js";
-import { creatorViewerModeratorFlow, makeClip } from "./e2e-flow.js";
+import { creatorViewerModeratorFlow } from "./e2e-flow.js";
+import { makeClip } from "./helpers.js";
 import { createScaledHarness, type ScaledHarness } from "./scaled-harness.js";
 
 const TOKEN_SECRET = "e2e-scaled-token-secret-0123456789abcdef";

@@ -9,7 +9,8 @@ import { chromiumArgs, chromiumPath } from "../../../../test/browser.js";
 import { loadConfig } from "../config.js";
 import { type Platform, startPlatform } from "../platform.js";
 import { createReferenceServer, type ReferenceServer } from "../server.js";
-import { creatorViewerModeratorFlow, makeClip } from "./e2e-flow.js";
+import { creatorViewerModeratorFlow } from "./e2e-flow.js";
+import { makeClip } from "./helpers.js";
 
 let root: string;
 let clipPath: string;

@@ -8,19 +8,19 @@
 // its own process group (detached), so afterAll can also reach the ffmpeg processes a killed server
 // left behind. The second server listens on the first one's port, so the upload client's endpoint
 // (and the fingerprint store's key, which includes it) stays the same.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { createUploadClient, type UploadClientOptions } from "@reelkit/upload/client";
 import { createFileFingerprintStore } from "@reelkit/upload/client/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, sourceArgs } from "../../../../test/run.js";
 import { configSchema } from "../config.js";
+import { bearer, makeClip, signInAt } from "./helpers.js";
 
 const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
 const TOKEN_SECRET = "fault-tests-token-secret-0123456789abcdef"; // fixed: tokens survive restarts
@@ -144,19 +144,10 @@ async function crash(target: Server) {
   expect(await within(target.exited, 10_000, "the server to die")).toBe("SIGKILL");
 }
 
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const idOf = (url: string) => new URL(url).pathname.split("/").pop() ?? "";
 
-async function signIn(user: string): Promise<string> {
-  const res = await fetch(`${server.url}/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-}
+const signIn = (user: string) => signInAt(server.url, user);
 
 async function myVideos(token: string): Promise<VideoJson[]> {
   const res = await fetch(`${server.url}/me/videos`, { headers: bearer(token) });
@@ -215,14 +206,8 @@ async function expectPlayable(id: string) {
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-faults-"));
   dataDir = join(root, "data");
-  const file = join(root, "clip.mp4");
   // 8 s of 720x1280: ~7 MB (≈30 PATCHes of 256 KiB) and a transcode of a few seconds (a 4-rung ladder).
-  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
-    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=720x1280:rate=30"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8"],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", file],
-  ]);
-  clip = await readFile(file);
+  clip = await makeClip(join(root, "clip.mp4"), { width: 720, height: 1280, seconds: 8 });
   server = await startServer(0);
 }, 180_000);
 

@@ -1,27 +1,25 @@
-// The embedded platform end to end over HTTP: sign in, upload a real clip with @reelkit/upload's
-// client, watch it transcode and publish, find it in the feed, fetch its media, send telemetry,
-// read the counts; and the security rules around it. Then a restart keeps everything.
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { createUploadClient } from "@reelkit/upload/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
-import { startPlatform } from "../platform.js";
+import { openDatabase } from "../db.js";
+import { type Platform, startPlatform } from "../platform.js";
 import { createReferenceServer, type ReferenceServer } from "../server.js";
+import { bearer, makeClip, signInAt } from "./helpers.js";
 
 let root: string;
 let clip: Buffer;
 let app: ReferenceServer;
+let platform: Platform;
 let close: () => Promise<void>;
 let base: string;
 
 async function boot() {
   const config = loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" });
-  const platform = await startPlatform(config, () => {});
+  platform = await startPlatform(config, () => {});
   app = createReferenceServer({ platform });
   base = (await app.listen(0, "127.0.0.1")).url;
   close = async () => {
@@ -33,13 +31,7 @@ async function boot() {
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-reference-"));
-  const file = join(root, "clip.mp4");
-  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
-    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=360x640:rate=30"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3"],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", file],
-  ]);
-  clip = await readFile(file);
+  clip = await makeClip(join(root, "clip.mp4"), { seconds: 3 });
   await boot();
 }, 60_000);
 
@@ -48,17 +40,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const signIn = async (user: string) => {
-  const res = await fetch(`${base}/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string; user: { id: string } }).token;
-};
-
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+const signIn = (user: string) => signInAt(base, user);
 
 async function waitForStatus(id: string, token: string, timeoutMs = 60_000): Promise<{ status: string }> {
   const deadline = Date.now() + timeoutMs;
@@ -69,6 +51,16 @@ async function waitForStatus(id: string, token: string, timeoutMs = 60_000): Pro
     if (Date.now() > deadline) throw new Error(`still ${video.status}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Upload the test clip as the signed-in creator; resolves the video id. */
+async function uploadClip(token: string, title: string): Promise<string> {
+  const client = createUploadClient({ endpoint: `${base}/uploads/`, headers: bearer(token) });
+  const done = await client.upload(new Uint8Array(clip), {
+    metadata: { title, filename: "clip.mp4" },
+    fingerprint: false,
+  }).done;
+  return done.url.split("/").pop() ?? "";
 }
 
 let videoId = "";
@@ -165,12 +157,7 @@ describe("reference server, embedded mode", () => {
 
   it("moderates titles before publishing: profanity limits reach (published, kept out of the feed)", async () => {
     const creator = await signIn("creator");
-    const client = createUploadClient({ endpoint: `${base}/uploads/`, headers: bearer(creator) });
-    const done = await client.upload(new Uint8Array(clip), {
-      metadata: { title: "what a load of bullsh1t", filename: "clip.mp4" },
-      fingerprint: false,
-    }).done;
-    const id = done.url.split("/").pop() ?? "";
+    const id = await uploadClip(creator, "what a load of bullsh1t");
     const video = (await waitForStatus(id, creator)) as { status: string; error: string | null };
     expect(video.status).toBe("limited");
     expect(video.error).toContain("profanity");
@@ -240,4 +227,31 @@ describe("reference server, embedded mode", () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain("reelkit_http_requests_total");
   }, 60_000);
+
+  it("lets a running pipeline handler finish before close() closes the database", async () => {
+    // Publishing is held up for a moment (the last status write waits 500 ms) and close() is
+    // called meanwhile: the video must be published when close() returns, not left in moderation.
+    const setStatus = platform.db.setStatus.bind(platform.db);
+    let publishing: () => void = () => {};
+    const reached = new Promise<void>((resolve) => {
+      publishing = resolve;
+    });
+    platform.db.setStatus = async (id, status, ...rest) => {
+      if (status === "published") {
+        publishing();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return setStatus(id, status, ...rest);
+    };
+    const id = await uploadClip(await signIn("creator"), "Closing time");
+    await reached;
+    await close();
+    const db = await openDatabase(join(root, "data", "db"));
+    try {
+      expect((await db.getVideo(id))?.status).toBe("published");
+    } finally {
+      await db.close();
+    }
+    await boot(); // for afterAll
+  }, 120_000);
 });

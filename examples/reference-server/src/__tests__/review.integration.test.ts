@@ -1,13 +1,7 @@
-// The moderator's side over HTTP with a real PGlite: the review queue, decisions and what they do
-// to feeds and media, the audit log, idempotent retries, appeals, subject handlers for other
-// kinds, the dashboard page — and one clip through the real pipeline (upload → held → approved →
-// in both feeds → rejected → out of both feeds, media gone).
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { createUploadClient } from "@reelkit/upload/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
@@ -15,6 +9,7 @@ import type { VideoStatus } from "../db.js";
 import { type Platform, startPlatform } from "../platform.js";
 import { registerSubjectHandler } from "../review.js";
 import { createReferenceServer, type ReferenceServer } from "../server.js";
+import { bearer, makeClip, signInAt } from "./helpers.js";
 
 let root: string;
 let clip: Buffer;
@@ -35,13 +30,7 @@ async function boot() {
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-review-"));
-  const file = join(root, "clip.mp4");
-  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
-    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=240x426:rate=25"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2"],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", file],
-  ]);
-  clip = await readFile(file);
+  clip = await makeClip(join(root, "clip.mp4"), { width: 240, height: 426, rate: 25, seconds: 2 });
   await boot();
 }, 60_000);
 
@@ -52,19 +41,10 @@ afterAll(async () => {
 
 const tokens = new Map<string, string>();
 async function signIn(user: string): Promise<string> {
-  const cached = tokens.get(user);
-  if (cached !== undefined) return cached;
-  const res = await fetch(`${base}/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user }),
-  });
-  expect(res.status).toBe(200);
-  const token = ((await res.json()) as { token: string }).token;
+  const token = tokens.get(user) ?? (await signInAt(base, user));
   tokens.set(user, token);
   return token;
 }
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 async function call(method: string, path: string, user?: string, body?: unknown) {
   const headers: Record<string, string> = user === undefined ? {} : bearer(await signIn(user));
@@ -463,6 +443,41 @@ describe("moderation: queue, decisions, audit log, appeals", () => {
     expect((await call("GET", "/me/appeals", "u-creator-2")).body.appeals[0]).toMatchObject({ status: "denied" });
     // Closed: a new appeal may be filed.
     expect((await call("POST", `/videos/${limited}/appeal`, "u-creator-2", { message: "Please" })).status).toBe(201);
+  });
+
+  it("audits a decision even when the queue fails to close an item; a later decision closes it", async () => {
+    const id = await makeVideo("published");
+    const { item } = await platform.reviews.enqueue({
+      subject: { kind: "video", id },
+      reasons: ["report:spam"],
+      severity: "low",
+      by: "u-viewer",
+    });
+    const action = platform.reviews.action.bind(platform.reviews);
+    platform.reviews.action = async () => {
+      throw new Error("queue backend down");
+    };
+    let res: Awaited<ReturnType<typeof decide>>;
+    try {
+      res = await decide({ subject: { kind: "video", id }, action: "remove", reason: "policy:spam" });
+    } finally {
+      platform.reviews.action = action;
+    }
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ status: "rejected", unclosedItems: [item.id] });
+    expect(await anonymousFeed()).not.toContain(id); // applied...
+    expect((await auditOf(`video:${id}`)).map((e) => e.action)).toEqual(["remove"]); // ...and audited
+    expect((await platform.reviews.get(item.id))?.status).not.toBe("actioned");
+    // The subject is rejected already, but the item is open: deciding again closes it.
+    const again = await decide({
+      subject: { kind: "video", id },
+      action: "remove",
+      reason: "policy:spam",
+      note: "closing",
+    });
+    expect(again.status).toBe(201);
+    expect(again.body.unclosedItems).toBeUndefined();
+    expect((await platform.reviews.get(item.id))?.status).toBe("actioned");
   });
 
   it("applies decisions on other kinds through registerSubjectHandler", async () => {

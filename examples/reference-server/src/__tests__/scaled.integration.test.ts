@@ -1,17 +1,7 @@
-// Scaled mode end to end against the real engines: the API, a transcoder and the engagement
-// aggregator as processes of their own (as `npm run start:scaled` runs them), with a prefix, topic
-// names and a keyspace of this run. A creator uploads a real clip; it is transcoded by the other
-// process and published; it shows in both feeds and plays; telemetry goes API → Kafka → aggregator
-// → Cassandra and shows in the counts, exactly once; every status change is on the lifecycle
-// topic. Then the API is stopped while a transcode finishes unseen, and on restart the
-// reconciliation against the job records publishes it; the ranker's state (Redis) survived. A second
-// API process on the same PostgreSQL database serves what the first one published, and vice versa.
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { processTranscodes } from "@reelkit/transcode";
 import { createRedisJobQueue } from "@reelkit/transcode/redis";
 import { createUploadClient } from "@reelkit/upload/client";
@@ -20,6 +10,7 @@ import { type Admin, type Consumer, Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisLimiters } from "../scaled/limiter.js";
+import { bearer, makeClip, signInAt } from "./helpers.js";
 import { createScaledHarness, type Proc, type ScaledHarness, until } from "./scaled-harness.js";
 
 let root: string;
@@ -38,16 +29,7 @@ async function startApi(): Promise<void> {
   base = await harness.startApi();
 }
 
-const signIn = async (user: string) => {
-  const res = await fetch(`${base}/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-};
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+const signIn = (user: string) => signInAt(base, user);
 
 interface VideoRow {
   id: string;
@@ -98,15 +80,10 @@ beforeAll(async () => {
     logLevel: logLevel.NOTHING,
   });
   const file = join(root, "clip.mp4");
-  const generate = promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
-    ...["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=360x640:rate=30"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3"],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", file],
-  ]);
   // The three processes start together, as the launcher starts them.
-  const [url] = await Promise.all([harness.startAll(120_000), generate]);
+  const [url, bytes] = await Promise.all([harness.startAll(120_000), makeClip(file, { seconds: 3 })]);
   base = url;
-  clip = await readFile(file);
+  clip = bytes;
   admin = kafka.admin();
   await admin.connect();
   // The API created the topics before listening; read the lifecycle from its beginning.
