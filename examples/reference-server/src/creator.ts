@@ -8,6 +8,7 @@
 import type { Role } from "./auth.js";
 import type { Sql, Video } from "./db.js";
 import type { Platform } from "./platform.js";
+import { serialized } from "./serial.js";
 
 export const DAY_MS = 86_400_000;
 
@@ -100,6 +101,21 @@ function createCreators(platform: Platform): Creators {
   })();
   ready.catch((error: unknown) => platform.log("follows not ready", { error: String(error) }));
 
+  /**
+   * Write a follow change, then give the ranker what the table now says (the table is the truth;
+   * also when nothing changed, since the ranker's state may be in memory and lost). One change per
+   * pair at a time in this process, so a follow and an unfollow racing each other cannot leave the
+   * ranker disagreeing with the table.
+   */
+  const changeFollow = (followerId: string, creatorId: string, write: () => Promise<boolean>) =>
+    serialized(platform, `follow:${followerId}>${creatorId}`, async () => {
+      await ready;
+      const changed = await write();
+      if (await service.isFollowing(followerId, creatorId)) await platform.ranker.follow(followerId, creatorId);
+      else await platform.ranker.unfollow(followerId, creatorId);
+      return changed;
+    });
+
   const service: Creators = {
     ready,
     async creator(id) {
@@ -121,27 +137,24 @@ function createCreators(platform: Platform): Creators {
       ]);
       return { ...creator, followers, publishedVideos };
     },
-    async follow(followerId, creatorId) {
-      await ready;
-      const inserted = await sql.query(
-        `insert into creator_follows (follower_id, creator_id, followed_at) values ($1, $2, $3)
-         on conflict (follower_id, creator_id) where unfollowed_at is null do nothing returning id`,
-        [followerId, creatorId, now()],
-      );
-      // Also when the row existed: the ranker may have lost it (it is in memory), and follow is idempotent there.
-      await platform.ranker.follow(followerId, creatorId);
-      return inserted.rows.length > 0;
-    },
-    async unfollow(followerId, creatorId) {
-      await ready;
-      const updated = await sql.query(
-        `update creator_follows set unfollowed_at = $3
-         where follower_id = $1 and creator_id = $2 and unfollowed_at is null returning id`,
-        [followerId, creatorId, now()],
-      );
-      await platform.ranker.unfollow(followerId, creatorId);
-      return updated.rows.length > 0;
-    },
+    follow: (followerId, creatorId) =>
+      changeFollow(followerId, creatorId, async () => {
+        const inserted = await sql.query(
+          `insert into creator_follows (follower_id, creator_id, followed_at) values ($1, $2, $3)
+           on conflict (follower_id, creator_id) where unfollowed_at is null do nothing returning id`,
+          [followerId, creatorId, now()],
+        );
+        return inserted.rows.length > 0;
+      }),
+    unfollow: (followerId, creatorId) =>
+      changeFollow(followerId, creatorId, async () => {
+        const updated = await sql.query(
+          `update creator_follows set unfollowed_at = $3
+           where follower_id = $1 and creator_id = $2 and unfollowed_at is null returning id`,
+          [followerId, creatorId, now()],
+        );
+        return updated.rows.length > 0;
+      }),
     async isFollowing(followerId, creatorId) {
       await ready;
       return (

@@ -14,6 +14,7 @@ import type { Role, User } from "./auth.js";
 import type { Video, VideoStatus } from "./db.js";
 import { HttpError } from "./http.js";
 import type { Platform } from "./platform.js";
+import { serialized } from "./serial.js";
 
 /** What a moderator can decide. */
 export const decisionActions = ["approve", "limit", "reject", "remove"] as const;
@@ -372,23 +373,6 @@ async function enqueueAppeal(platform: Platform, row: AppealRow): Promise<string
   return item.id;
 }
 
-/** Serialises decisions per subject within this process, so a retry racing its original is recognised. */
-const locks = new WeakMap<Platform, Map<string, Promise<unknown>>>();
-async function serialized<T>(platform: Platform, key: string, fn: () => Promise<T>): Promise<T> {
-  let map = locks.get(platform);
-  if (map === undefined) {
-    map = new Map();
-    locks.set(platform, map);
-  }
-  const run = (map.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
-  map.set(key, run);
-  try {
-    return await run;
-  } finally {
-    if (map.get(key) === run) map.delete(key);
-  }
-}
-
 /** Review-queue failures as HTTP answers. */
 function queueError(error: unknown): never {
   if (isModerationError(error)) {
@@ -535,7 +519,8 @@ export async function applyDecision(
     return earlier;
   };
 
-  return serialized(platform, `${target.kind}:${target.id}`, async () => {
+  // One decision per subject at a time in this process, so a retry racing its original is recognised.
+  return serialized(platform, `decision:${target.kind}:${target.id}`, async () => {
     const earlier = await earlierEntry();
     if (earlier !== undefined)
       return {

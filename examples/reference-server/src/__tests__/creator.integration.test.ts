@@ -110,6 +110,39 @@ describe("follows", () => {
     expect(await profile()).toMatchObject({ followers: 0 });
   });
 
+  it("keeps the ranker in step with the table when a follow and an unfollow race", async () => {
+    // The ranker's follow is slowed down so that, unserialised, the unfollow's ranker call would
+    // land first and leave the ranker following while the table says not.
+    const follow = platform.ranker.follow.bind(platform.ranker);
+    const unfollow = platform.ranker.unfollow.bind(platform.ranker);
+    const ranker = new Map<string, boolean>();
+    platform.ranker.follow = async (user, creator) => {
+      await new Promise((r) => setTimeout(r, 40));
+      ranker.set(`${user}>${creator}`, true);
+      await follow(user, creator);
+    };
+    platform.ranker.unfollow = async (user, creator) => {
+      ranker.set(`${user}>${creator}`, false);
+      await unfollow(user, creator);
+    };
+    try {
+      const viewer = await signIn("viewer");
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = await Promise.all([
+          call("PUT", "/creators/u-creator-2/follow", viewer),
+          call("DELETE", "/creators/u-creator-2/follow", viewer),
+        ]);
+        expect([a.status, b.status]).toEqual([200, 200]);
+        const table = ((await json(call("GET", "/creators/u-creator-2", viewer))) as { following: boolean }).following;
+        expect(ranker.get("u-viewer>u-creator-2")).toBe(table);
+      }
+    } finally {
+      platform.ranker.follow = follow;
+      platform.ranker.unfollow = unfollow;
+      await call("DELETE", "/creators/u-creator-2/follow", await signIn("viewer"));
+    }
+  });
+
   it("refuses following yourself, unknown creators, and anonymous or forged callers", async () => {
     const creator = await signIn("creator");
     expect(await json(call("PUT", "/creators/u-creator/follow", creator), 400)).toMatchObject({
