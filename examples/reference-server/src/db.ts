@@ -47,6 +47,14 @@ create table if not exists videos (
 );
 create index if not exists videos_feed on videos (status, published_at desc);
 create index if not exists videos_owner on videos (owner_id, created_at desc);
+-- Lifecycle stream bookkeeping: every status change bumps status_version; lifecycle_sent holds the
+-- highest version published per video, so changes a crash kept off the stream are sent later.
+alter table videos add column if not exists status_version integer not null default 1;
+alter table videos add column if not exists status_at bigint;
+create table if not exists lifecycle_sent (
+  video_id text primary key,
+  version integer not null
+);
 `;
 
 interface VideoRow {
@@ -101,6 +109,15 @@ export interface Database {
   published(limit: number, offset: number): Promise<Video[]>;
   byOwner(ownerId: string): Promise<Video[]>;
   byStatus(statuses: readonly VideoStatus[]): Promise<Video[]>;
+  /** A video's status version (1 at creation, +1 per change) and when its status last changed. */
+  statusVersion(id: string): Promise<{ version: number; at: number } | undefined>;
+  /**
+   * Videos whose current status version is not marked as published on the lifecycle stream, and
+   * whose status changed before `before` (epoch ms), oldest change first.
+   */
+  lifecycleBacklog(before: number, limit: number): Promise<Array<{ video: Video; version: number; at: number }>>;
+  /** Record that `version` of the video's status is on the lifecycle stream (keeps the highest). */
+  markLifecycleSent(videoId: string, version: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -220,7 +237,7 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
     },
     async createVideo(video) {
       await db.query(
-        "insert into videos (id, owner_id, title, status, created_at) values ($1, $2, $3, $4, $5) on conflict (id) do nothing",
+        "insert into videos (id, owner_id, title, status, created_at, status_at) values ($1, $2, $3, $4, $5, $5) on conflict (id) do nothing",
         [video.id, video.ownerId, video.title, video.status, Date.now()],
       );
       const row = (await db.query<VideoRow>("select * from videos where id = $1", [video.id])).rows[0];
@@ -253,7 +270,7 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
       rows.delete(id);
       const publishing = status === "published" || status === "limited";
       const updated = await db.query<{ id: string }>(
-        `update videos set status = $2,
+        `update videos set status = $2, status_version = status_version + 1, status_at = $7,
            error = case when $3::boolean then $4 else error end,
            duration_ms = coalesce($5, duration_ms),
            published_at = case when $6::boolean and published_at is null then $7 else published_at end
@@ -291,6 +308,37 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
         }
       }
       return (await page).map((video) => ({ ...video }));
+    },
+    async statusVersion(id) {
+      const row = (
+        await db.query<{ status_version: number; status_at: string | number | null; created_at: string | number }>(
+          "select status_version, status_at, created_at from videos where id = $1",
+          [id],
+        )
+      ).rows[0];
+      return row === undefined
+        ? undefined
+        : { version: Number(row.status_version), at: Number(row.status_at ?? row.created_at) };
+    },
+    async lifecycleBacklog(before, limit) {
+      const rows = await db.query<VideoRow & { status_version: number; status_at: string | number | null }>(
+        `select v.* from videos v left join lifecycle_sent s on s.video_id = v.id
+         where (s.version is null or s.version < v.status_version) and coalesce(v.status_at, v.created_at) < $1
+         order by coalesce(v.status_at, v.created_at), v.id limit $2`,
+        [before, limit],
+      );
+      return rows.rows.map((row) => ({
+        video: toVideo(row),
+        version: Number(row.status_version),
+        at: Number(row.status_at ?? row.created_at),
+      }));
+    },
+    async markLifecycleSent(videoId, version) {
+      await db.query(
+        `insert into lifecycle_sent (video_id, version) values ($1, $2)
+         on conflict (video_id) do update set version = greatest(lifecycle_sent.version, excluded.version)`,
+        [videoId, version],
+      );
     },
     async byOwner(ownerId) {
       const rows = await db.query<VideoRow>("select * from videos where owner_id = $1 order by created_at desc", [

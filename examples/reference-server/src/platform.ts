@@ -117,39 +117,85 @@ const moreSevere = (a: Outcome, b: Outcome): { decision: Outcome["decision"]; re
 });
 
 const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
-/** Statuses of a video still in the pipeline (a transcode completion may move it on). */
 /** How long `close()` waits for running pipeline handlers. */
 const CLOSE_WAIT_MS = 30_000;
+/** Statuses of a video still in the pipeline (a transcode completion may move it on). */
 const PIPELINE_STATUSES = ["uploaded", "transcoding", "moderation"] as const satisfies readonly VideoStatus[];
 
 /** The lifecycle event of a status change: reason codes for moderation outcomes, the error for a failure. */
-function lifecycleOf(video: Video, at: number): LifecycleEvent {
-  const event: LifecycleEvent = { videoId: video.id, ownerId: video.ownerId, status: video.status, at };
+function lifecycleOf(video: Video, at: number, version: number): LifecycleEvent {
+  const event: LifecycleEvent = { videoId: video.id, ownerId: video.ownerId, status: video.status, at, version };
   if (video.error && (video.status === "limited" || video.status === "held" || video.status === "rejected"))
     event.reasons = video.error.split(", ");
   else if (video.error && video.status === "failed") event.reasons = [video.error];
   return event;
 }
 
+/** Status changes younger than this are left to the process that made them before the relay re-sends them. */
+const LIFECYCLE_GRACE_MS = 10_000;
+
+/**
+ * Lifecycle events with a durable backlog: every status change is sent at once (never awaited by
+ * the pipeline) and, once Kafka has it, its version is marked sent in the database. `relay` sends
+ * the current status of every video whose latest version is not marked — a change a crash or an
+ * outage kept off the stream — at start and after every reconciliation.
+ */
+function lifecycleOutbox(db: Database, publish: (event: LifecycleEvent) => Promise<void>, log: Log) {
+  const marking = new Set<Promise<void>>();
+  const send = (event: LifecycleEvent) => {
+    const done = publish(event)
+      .then(() => db.markLifecycleSent(event.videoId, event.version))
+      .catch((error: unknown) =>
+        log("lifecycle event left for the relay", {
+          videoId: event.videoId,
+          version: event.version,
+          error: String(error),
+        }),
+      )
+      .finally(() => marking.delete(done));
+    marking.add(done);
+  };
+  return {
+    async changed(id: string) {
+      const [row, version] = await Promise.all([db.getVideo(id), db.statusVersion(id)]);
+      if (row !== undefined && version !== undefined) send(lifecycleOf(row, version.at, version.version));
+    },
+    /** Send what is not marked sent and older than `graceMs`; resolves how many were sent. */
+    async relay(graceMs: number): Promise<number> {
+      let sent = 0;
+      for (;;) {
+        const backlog = await db.lifecycleBacklog(Date.now() - graceMs, 200);
+        for (const { video, version, at } of backlog) {
+          await publish(lifecycleOf(video, at, version));
+          await db.markLifecycleSent(video.id, version);
+          sent += 1;
+        }
+        if (backlog.length < 200) return sent;
+      }
+    },
+    /** Wait for the marks of sends in flight (before the database closes). */
+    settled: () => Promise.allSettled([...marking]),
+  };
+}
+
 /**
  * The database as every module sees it, every status change (whoever makes it: the pipeline, a
- * moderator's decision) published through `publish`. Only what goes through `createVideo` and
- * `setStatus` is seen; a module writing `videos.status` with raw SQL would bypass it.
+ * moderator's decision) handed to `changed`. Only what goes through `createVideo` and `setStatus`
+ * is seen at once; a module writing `videos.status` with raw SQL would bypass it (and bump no
+ * version, so the relay would not see it either).
  */
-function publishingStatuses(db: Database, publish: (event: LifecycleEvent) => void): Database {
+function publishingStatuses(db: Database, changed: (id: string) => Promise<void>): Database {
   return {
     ...db,
     async createVideo(video) {
       const existed = (await db.getVideo(video.id)) !== undefined;
       const row = await db.createVideo(video);
-      if (!existed) publish(lifecycleOf(row, row.createdAt));
+      if (!existed) await changed(row.id);
       return row;
     },
     async setStatus(id, status, changes, from) {
-      const changed = await db.setStatus(id, status, changes, from);
-      if (!changed) return false;
-      const row = await db.getVideo(id);
-      if (row !== undefined) publish(lifecycleOf(row, Date.now()));
+      if (!(await db.setStatus(id, status, changes, from))) return false;
+      await changed(id);
       return true;
     },
   };
@@ -183,8 +229,14 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
     await chosen.close();
     throw error;
   }
-  const publish = chosen.lifecycle;
-  const db = publish === undefined ? rawDb : publishingStatuses(rawDb, publish);
+  const outbox =
+    chosen.lifecycle === undefined ? undefined : lifecycleOutbox(rawDb, chosen.lifecycle.bind(chosen), log);
+  const db = outbox === undefined ? rawDb : publishingStatuses(rawDb, outbox.changed);
+  // Changes an earlier run (or another process) could not get onto the stream.
+  const relayLifecycle = async (graceMs: number) => {
+    const sent = (await outbox?.relay(graceMs)) ?? 0;
+    if (sent > 0) log("lifecycle events relayed", { sent });
+  };
   for (const user of demoUsers) await db.upsertUser(user);
   const { engagement, queue } = chosen;
   const metrics = createMetrics();
@@ -406,6 +458,17 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
     log("recovered completed upload", { videoId: info.id });
     await startTranscode(info.id);
   }
+  await relayLifecycle(0).catch((error: unknown) => log("relaying lifecycle events failed", { error: String(error) }));
+  let relaying: Promise<void> = Promise.resolve();
+  const relayer =
+    outbox === undefined
+      ? undefined
+      : setInterval(() => {
+          relaying = relaying
+            .then(() => relayLifecycle(LIFECYCLE_GRACE_MS))
+            .catch((error: unknown) => log("relaying lifecycle events failed", { error: String(error) }));
+        }, LIFECYCLE_GRACE_MS);
+  relayer?.unref();
   const sweep = setInterval(() => void uploads.sweep().catch(() => {}), 10 * 60 * 1000);
   sweep.unref();
   let reconciling: Promise<void> = Promise.resolve();
@@ -491,7 +554,10 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
         clearTimeout(timer);
         if (gaveUp) log("closing with pipeline handlers still running", { videos: [...handling] });
       }
-      await chosen.close();
+      if (relayer !== undefined) clearInterval(relayer);
+      await relaying;
+      await chosen.close(); // flushes lifecycle sends
+      await outbox?.settled(); // and their marks land before the database closes
       await rawDb.close();
     },
   };

@@ -194,7 +194,7 @@ describe("reference server, scaled mode", () => {
     await until("the lifecycle events", async () => (statuses().includes("published") ? true : undefined), 30_000);
     expect(statuses()).toEqual(["uploaded", "transcoding", "moderation", "published"]);
     const published = statusEvents.find((e) => e.videoId === videoId && e.status === "published");
-    expect(published).toMatchObject({ ownerId: "u-creator" });
+    expect(published).toMatchObject({ ownerId: "u-creator", version: 4 }); // uploaded 1 … published 4
     expect(published?.at).toBeGreaterThan(0);
   });
 

@@ -71,22 +71,22 @@ function producingEngagement(reads: Engagement, sink: KafkaEventSink): Engagemen
   };
 }
 
-/** Lifecycle events in order per process, never holding up the pipeline; failures are logged. */
+/** Lifecycle events in order per process; each send's promise says whether it reached Kafka. */
 function lifecyclePublisher(producer: Producer, topic: string, log: Log) {
   let chain: Promise<void> = Promise.resolve();
   return {
-    publish(event: LifecycleEvent) {
-      chain = chain
-        .then(async () => {
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: [{ key: event.videoId, value: JSON.stringify(event) }],
-          });
-        })
-        .catch((error: unknown) =>
-          log("lifecycle event not published", { videoId: event.videoId, status: event.status, error: String(error) }),
-        );
+    publish(event: LifecycleEvent): Promise<void> {
+      const sent = chain.then(async () => {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: [{ key: event.videoId, value: JSON.stringify(event) }],
+        });
+      });
+      chain = sent.catch((error: unknown) =>
+        log("lifecycle event not published", { videoId: event.videoId, status: event.status, error: String(error) }),
+      );
+      return sent;
     },
     flushed: () => chain,
   };

@@ -19,6 +19,12 @@ export interface LifecycleEvent {
   status: VideoStatus;
   /** Epoch milliseconds of the change. */
   at: number;
+  /**
+   * The status version (1 at creation, +1 per change). Delivery is at least once and a change a
+   * crash kept off the stream is sent later with the video's then current status: keep the
+   * highest version per video and ignore the rest.
+   */
+  version: number;
   /** Moderation reason codes (limited, held, rejected) or the transcode error (failed). */
   reasons?: string[];
 }
@@ -44,8 +50,12 @@ export interface Backends {
    * the queue's events may be missed (Redis pub/sub is at most once); the records are the truth.
    */
   reconcileEveryMs?: number;
-  /** Publishes a status change; never throws and never holds up the pipeline. */
-  lifecycle?(event: LifecycleEvent): void;
+  /**
+   * Publishes a status change: resolves once it is on the stream, rejects when it could not be
+   * sent (the platform then sends it later from the database). The platform never awaits it in
+   * the pipeline.
+   */
+  lifecycle?(event: LifecycleEvent): Promise<void>;
   /** Readiness probes of the engines, by name. */
   checks(): Promise<Record<string, Check>>;
   close(): Promise<void>;
