@@ -9,7 +9,8 @@
 //
 // Other knobs: UPLOAD_BENCH_CHUNK_MIB (default 8), UPLOAD_BENCH_DIR (where the servers store;
 // default os.tmpdir() unless it is a tmpfs, then node_modules/.cache), UPLOAD_BENCH_SERVERS
-// (comma-separated subset of raw,raw-fsync,ours,tus), UPLOAD_BENCH_NODE_FLAGS (space-separated
+// (comma-separated subset of raw,raw-fsync,ours,tus,ours-tuned,tus-tuned; the "-tuned" ones start
+// with --initial-old-space-size=64, see the README), UPLOAD_BENCH_NODE_FLAGS (space-separated
 // Node/V8 flags for every server process, e.g. "--initial-old-space-size=64"; default none).
 //
 // "full GCs" counts V8 mark-compacts during the measured upload: a server process whose old
@@ -45,14 +46,20 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const TMPFS_MAGIC = 0x01021994;
 
-type Kind = "raw" | "raw-fsync" | "ours" | "tus";
-const kinds: readonly Kind[] = ["raw", "raw-fsync", "ours", "tus"];
+type Kind = "raw" | "raw-fsync" | "ours" | "tus" | "ours-tuned" | "tus-tuned";
+const kinds: readonly Kind[] = ["raw", "raw-fsync", "ours", "tus", "ours-tuned", "tus-tuned"];
+/** The heap setting the README recommends for upload servers (the "-tuned" servers start with it). */
+const TUNED_FLAGS = ["--initial-old-space-size=64"];
 const labels: Record<Kind, string> = {
   raw: "raw http → fs.WriteStream",
   "raw-fsync": "raw sink + fsync per chunk",
   ours: "@reelkit/upload (fsync per PATCH)",
   tus: "@tus/server + @tus/file-store",
+  "ours-tuned": "@reelkit/upload, tuned heap",
+  "tus-tuned": "@tus/server, tuned heap",
 };
+/** The server code a kind runs (the tuned kinds differ only in their process's flags). */
+const serverOf = (kind: Kind) => kind.replace("-tuned", "") as "raw" | "raw-fsync" | "ours" | "tus";
 
 /** Parent → child. */
 type Command = { type: "start" } | { type: "stop" } | { type: "exit" };
@@ -94,7 +101,8 @@ function resetHighWaterMark(): void {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function makeHandler(kind: Kind, dir: string, onCompleted: (sha256: string) => void): Promise<Handler> {
+async function makeHandler(role: Kind, dir: string, onCompleted: (sha256: string) => void): Promise<Handler> {
+  const kind = serverOf(role);
   if (kind === "ours") {
     const { createUploadServer } = await import("../src/index.js");
     const upload = createUploadServer({ dir, sniff: false, tempDir: dir });
@@ -289,7 +297,7 @@ const OCTET = { ...TUS, "Content-Type": "application/offset+octet-stream" };
 
 /** Uploads `data` in `chunk`-byte requests; resolves the stored file's path (relative to the store dir). */
 async function uploadTo(kind: Kind, base: string, agent: Agent, data: Buffer, chunk: number, name: string) {
-  if (kind === "raw" || kind === "raw-fsync") {
+  if (serverOf(kind) === "raw" || serverOf(kind) === "raw-fsync") {
     for (let offset = 0; offset < data.length; offset += chunk) {
       const reply = await send(agent, `${base}/sink/${name}`, "POST", {}, data.subarray(offset, offset + chunk));
       if (reply.status !== 204) throw new Error(`${kind}: POST answered ${reply.status}`);
@@ -333,8 +341,8 @@ async function runOnce(
   profDir: string | undefined,
 ): Promise<RunResult> {
   const dir = await mkdtemp(join(root, `${kind}-`));
-  const execArgv = [...process.execArgv, ...nodeFlags];
-  if (profDir !== undefined && kind === "ours") execArgv.push("--cpu-prof", `--cpu-prof-dir=${profDir}`);
+  const execArgv = [...process.execArgv, ...nodeFlags, ...(kind.endsWith("-tuned") ? TUNED_FLAGS : [])];
+  if (profDir !== undefined && serverOf(kind) === "ours") execArgv.push("--cpu-prof", `--cpu-prof-dir=${profDir}`);
   const proc = fork(process.argv[1] ?? "", [kind, dir], { execArgv, stdio: ["ignore", 2, 2, "ipc"] });
   try {
     const { port, idleRss } = await nextReport(proc, "ready");
@@ -360,7 +368,7 @@ async function runOnce(
       if (size !== data.length) throw new Error(`${kind}: stored ${size} bytes, sent ${data.length}`);
       const actual = await sha256File(path);
       if (actual !== expected) throw new Error(`${kind}: stored file's SHA-256 differs from the source`);
-      if (kind === "ours" && stats.completedSha256 !== expected)
+      if (serverOf(kind) === "ours" && stats.completedSha256 !== expected)
         throw new Error(`ours: completed event sha256 ${stats.completedSha256} != ${expected}`);
 
       const cpuSeconds = (stats.cpuUserUs + stats.cpuSystemUs) / 1e6;
@@ -478,16 +486,23 @@ async function parent(): Promise<void> {
   const raw = best.get("raw");
   if (ours !== undefined && raw !== undefined)
     process.stderr.write(
-      `\nours reaches ${((ours.mibPerSecond / raw.mibPerSecond) * 100).toFixed(0)}% of the raw sink\n`,
+      `\nours reaches ${((ours.mibPerSecond / raw.mibPerSecond) * 100).toFixed(0)}% of the raw sink` +
+        `${best.has("ours-tuned") ? ` (${(((best.get("ours-tuned")?.mibPerSecond ?? 0) / raw.mibPerSecond) * 100).toFixed(0)}% with a tuned heap)` : ""}\n`,
     );
   if (profDir !== undefined) process.stderr.write(`CPU profile of our server written to ${profDir}\n`);
 
   const results: { name: string; unit: string; ours: number; peer: string; peerValue: number }[] = [];
-  const compare = (name: string, unit: string, peer: Kind, pick: (r: RunResult) => number) => {
+  const compare = (
+    name: string,
+    unit: string,
+    peer: Kind,
+    pick: (r: RunResult) => number,
+    mine: RunResult | undefined = ours,
+  ) => {
     const peerResult = best.get(peer);
-    if (ours === undefined || peerResult === undefined) return;
+    if (mine === undefined || peerResult === undefined) return;
     const flags = nodeFlags.length > 0 ? ` [${nodeFlags.join(" ")}]` : "";
-    results.push({ name: `${name}${flags}`, unit, ours: pick(ours), peer: labels[peer], peerValue: pick(peerResult) });
+    results.push({ name: `${name}${flags}`, unit, ours: pick(mine), peer: labels[peer], peerValue: pick(peerResult) });
   };
   const mibps = (r: RunResult) => r.mibPerSecond;
   compare(`throughput, ${sizeMiB} MiB in ${chunkMiB} MiB PATCHes, vs raw sink`, "MiB/s", "raw", mibps);
@@ -496,6 +511,12 @@ async function parent(): Promise<void> {
   compare("server CPU per GiB vs @tus/server", "s", "tus", (r) => r.cpuPerGiB);
   compare("server CPU per GiB vs raw sink + fsync", "s", "raw-fsync", (r) => r.cpuPerGiB);
   compare("peak server RSS above idle vs @tus/server", "MiB", "tus", (r) => r.peakAboveIdleMiB);
+  // Both upload servers again with the heap setting the README recommends (TUNED_FLAGS).
+  const tuned = best.get("ours-tuned");
+  const tunedFlag = TUNED_FLAGS.join(" ");
+  compare(`throughput with ${tunedFlag}, vs raw sink`, "MiB/s", "raw", mibps, tuned);
+  compare(`throughput with ${tunedFlag}, vs raw sink + fsync per chunk`, "MiB/s", "raw-fsync", mibps, tuned);
+  compare(`throughput with ${tunedFlag}, both servers`, "MiB/s", "tus-tuned", mibps, tuned);
   console.log(JSON.stringify({ results }));
 }
 
