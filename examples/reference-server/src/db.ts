@@ -51,6 +51,7 @@ create index if not exists videos_owner on videos (owner_id, created_at desc);
 -- highest version published per video, so changes a crash kept off the stream are sent later.
 alter table videos add column if not exists status_version integer not null default 1;
 alter table videos add column if not exists status_at bigint;
+create index if not exists videos_status_at on videos (status_at);
 create table if not exists lifecycle_sent (
   video_id text primary key,
   version integer not null
@@ -109,6 +110,8 @@ export interface Database {
   published(limit: number, offset: number): Promise<Video[]>;
   byOwner(ownerId: string): Promise<Video[]>;
   byStatus(statuses: readonly VideoStatus[]): Promise<Video[]>;
+  /** Videos whose status was set (at creation or by `setStatus`) at or after `since` (epoch ms). */
+  statusChangedSince(since: number): Promise<Video[]>;
   /** A video's status version (1 at creation, +1 per change) and when its status last changed. */
   statusVersion(id: string): Promise<{ version: number; at: number } | undefined>;
   /**
@@ -308,6 +311,10 @@ function databaseOn(db: Sql, close: () => Promise<void>, options: { cachePages: 
         }
       }
       return (await page).map((video) => ({ ...video }));
+    },
+    async statusChangedSince(since) {
+      const rows = await db.query<VideoRow>("select * from videos where status_at >= $1 order by status_at", [since]);
+      return rows.rows.map(toVideo);
     },
     async statusVersion(id) {
       const row = (

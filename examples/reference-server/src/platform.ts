@@ -117,6 +117,8 @@ const moreSevere = (a: Outcome, b: Outcome): { decision: Outcome["decision"]; re
 });
 
 const FINAL_STATUSES = new Set(["published", "limited", "held", "rejected", "failed"]);
+/** How far back each catalogue sync looks past the previous one (clock skew, writes in flight). */
+const CATALOG_SYNC_MARGIN_MS = 30_000;
 /** How long `close()` waits for running pipeline handlers. */
 const CLOSE_WAIT_MS = 30_000;
 /** Statuses of a video still in the pipeline (a transcode completion may move it on). */
@@ -395,19 +397,24 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
 
   /**
    * Scaled mode: other API processes publish and moderate too, so the ranker's catalogue follows
-   * the database (the truth): published videos are served, anything else is taken out.
+   * the database (the truth): published videos are served, anything else is taken out. Only rows
+   * whose status changed since the last pass are read (`status_at`, with a margin for clocks of
+   * other processes and for writes that were in flight); the catalogue was loaded whole at start.
    */
+  let syncedFrom = Date.now() - CATALOG_SYNC_MARGIN_MS;
   const syncCatalog = async () => {
-    const live = await db.byStatus(["published"]);
-    const liveIds = new Set(live.map((video) => video.id));
-    const added = live.filter((video) => catalog.get(video.id)?.moderation !== "approved");
+    const startedAt = Date.now();
+    const changed = await db.statusChangedSince(syncedFrom);
+    const added = changed.filter(
+      (video) => video.status === "published" && catalog.get(video.id)?.moderation !== "approved",
+    );
     if (added.length > 0) catalog.upsert(added.map(toCatalog));
-    const gone = catalog.ids().flatMap((id) => {
-      const entry = catalog.get(id);
-      if (entry === undefined || liveIds.has(id) || entry.moderation !== "approved") return [];
+    const gone = changed.flatMap((video) => {
+      const entry = catalog.get(video.id);
+      if (video.status === "published" || entry === undefined || entry.moderation !== "approved") return [];
       return [
         {
-          videoId: id,
+          videoId: video.id,
           creatorId: entry.creatorId,
           createdAt: entry.createdAt,
           durationMs: entry.durationMs,
@@ -416,6 +423,7 @@ export async function startPlatform(config: Config, log: Log = jsonLog, backends
       ];
     });
     if (gone.length > 0) catalog.upsert(gone);
+    syncedFrom = startedAt - CATALOG_SYNC_MARGIN_MS;
   };
 
   const uploadStore = createFileStore({ dir: uploadDir });

@@ -110,4 +110,33 @@ describe("the pg Sql adapter", () => {
     await first.setStatus("v1", "held");
     expect(await second.published(10, 0)).toEqual([]);
   });
+
+  it("versions status changes for the lifecycle relay and finds recent changes for the catalogue", async () => {
+    const db = await openPostgres(url);
+    opened.push(db);
+    await db.upsertUser({ id: "u2", name: "Two", role: "creator" });
+    const before = Date.now();
+    await db.createVideo({ id: "v2", ownerId: "u2", title: "t", status: "uploaded" });
+    expect(await db.statusVersion("v2")).toMatchObject({ version: 1 });
+    expect(await db.setStatus("v2", "transcoding")).toBe(true);
+    expect(await db.setStatus("v2", "moderation", {}, ["uploaded"])).toBe(false); // not claimed: no bump
+    expect(await db.setStatus("v2", "published")).toBe(true);
+    const version = await db.statusVersion("v2");
+    expect(version?.version).toBe(3);
+    expect(version?.at).toBeGreaterThanOrEqual(before);
+    expect((await db.statusChangedSince(before)).map((v) => v.id)).toContain("v2");
+    expect(await db.statusChangedSince(Date.now() + 60_000)).toEqual([]);
+    // The backlog: unmarked changes older than `before`; marking keeps the highest version.
+    const now = Date.now() + 1;
+    expect((await db.lifecycleBacklog(now, 100)).find((b) => b.video.id === "v2")).toMatchObject({ version: 3 });
+    await db.markLifecycleSent("v2", 3);
+    await db.markLifecycleSent("v2", 2); // a late, older mark
+    expect((await db.lifecycleBacklog(now, 100)).map((b) => b.video.id)).not.toContain("v2");
+    await db.setStatus("v2", "held");
+    expect((await db.lifecycleBacklog(Date.now() + 1, 100)).find((b) => b.video.id === "v2")).toMatchObject({
+      version: 4,
+      video: { status: "held" },
+    });
+    expect(await db.lifecycleBacklog(before - 60_000, 100)).toEqual([]); // nothing changed that long ago
+  });
 });
