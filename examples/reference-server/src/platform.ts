@@ -140,7 +140,7 @@ const LIFECYCLE_GRACE_MS = 10_000;
  * Lifecycle events with a durable backlog: every status change is sent at once (never awaited by
  * the pipeline) and, once Kafka has it, its version is marked sent in the database. `relay` sends
  * the current status of every video whose latest version is not marked — a change a crash or an
- * outage kept off the stream — at start and after every reconciliation.
+ * outage kept off the stream — at start and every LIFECYCLE_GRACE_MS (then only changes older than that).
  */
 function lifecycleOutbox(db: Database, publish: (event: LifecycleEvent) => Promise<void>, log: Log) {
   const marking = new Set<Promise<void>>();
