@@ -8,11 +8,10 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumArgs, chromiumPath } from "../../../../test/browser.js";
-import { loadConfig } from "../config.js";
 import { DAY_MS, isoDay } from "../creator.js";
-import { type Platform, startPlatform } from "../platform.js";
-import { createReferenceServer, type ReferenceServer } from "../server.js";
-import { bearer, signInAt } from "./helpers.js";
+import type { Platform } from "../platform.js";
+import type { ReferenceServer } from "../server.js";
+import { bearer, signInAt, startTestServer } from "./helpers.js";
 
 let root: string;
 let platform: Platform;
@@ -21,9 +20,7 @@ let base: string;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-creator-"));
-  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
-  app = createReferenceServer({ platform });
-  base = (await app.listen(0, "127.0.0.1")).url;
+  ({ platform, app, base } = await startTestServer(join(root, "data")));
 });
 
 afterAll(async () => {

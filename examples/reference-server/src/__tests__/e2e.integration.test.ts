@@ -6,11 +6,10 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { chromiumArgs, chromiumPath } from "../../../../test/browser.js";
-import { loadConfig } from "../config.js";
-import { type Platform, startPlatform } from "../platform.js";
-import { createReferenceServer, type ReferenceServer } from "../server.js";
+import type { Platform } from "../platform.js";
+import type { ReferenceServer } from "../server.js";
 import { creatorViewerModeratorFlow } from "./e2e-flow.js";
-import { makeClip } from "./helpers.js";
+import { makeClip, startTestServer } from "./helpers.js";
 
 let root: string;
 let clipPath: string;
@@ -23,9 +22,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-e2e-"));
   clipPath = join(root, "my-clip.mp4");
   await makeClip(clipPath);
-  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
-  app = createReferenceServer({ platform });
-  base = (await app.listen(0, "127.0.0.1")).url;
+  ({ platform, app, base } = await startTestServer(join(root, "data")));
   browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: chromiumArgs });
 }, 120_000);
 

@@ -3,6 +3,9 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { expect } from "vitest";
+import { loadConfig } from "../config.js";
+import { type Platform, startPlatform } from "../platform.js";
+import { createReferenceServer, type ReferenceServer } from "../server.js";
 
 export interface ClipOptions {
   width?: number;
@@ -38,3 +41,28 @@ export async function signInAt(base: string, user: string): Promise<string> {
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+export interface TestServer {
+  platform: Platform;
+  app: ReferenceServer;
+  /** The server's URL, no trailing slash. */
+  base: string;
+  /** The server, then the platform. */
+  close(): Promise<void>;
+}
+
+/** The embedded platform (PGlite and files in `dataDir`) behind the HTTP server on a free loopback port. */
+export async function startTestServer(dataDir: string): Promise<TestServer> {
+  const platform = await startPlatform(loadConfig({ DATA_DIR: dataDir, TRANSCODE_PRESET: "ultrafast" }), () => {});
+  const app = createReferenceServer({ platform });
+  const base = (await app.listen(0, "127.0.0.1")).url;
+  return {
+    platform,
+    app,
+    base,
+    async close() {
+      await app.close();
+      await platform.close();
+    },
+  };
+}

@@ -4,28 +4,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUploadClient } from "@reelkit/upload/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../config.js";
 import type { VideoStatus } from "../db.js";
-import { type Platform, startPlatform } from "../platform.js";
+import type { Platform } from "../platform.js";
 import { registerSubjectHandler } from "../review.js";
-import { createReferenceServer, type ReferenceServer } from "../server.js";
-import { bearer, makeClip, signInAt } from "./helpers.js";
+import { bearer, makeClip, signInAt, startTestServer } from "./helpers.js";
 
 let root: string;
 let clip: Buffer;
 let platform: Platform;
-let app: ReferenceServer;
 let base: string;
 let close: () => Promise<void>;
 
 async function boot() {
-  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
-  app = createReferenceServer({ platform });
-  base = (await app.listen(0, "127.0.0.1")).url;
-  close = async () => {
-    await app.close();
-    await platform.close();
-  };
+  ({ platform, base, close } = await startTestServer(join(root, "data")));
 }
 
 beforeAll(async () => {

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTokens, demoUsers, type Role, roles } from "../auth.js";
-import { loadConfig } from "../config.js";
-import { type Platform, startPlatform } from "../platform.js";
+import type { Platform } from "../platform.js";
 import type { AnyRoute, Method } from "../routes.js";
-import { createReferenceServer, type ReferenceServer } from "../server.js";
+import type { ReferenceServer } from "../server.js";
+import { startTestServer } from "./helpers.js";
 
 let root: string;
 let platform: Platform;
@@ -18,9 +18,7 @@ let base: string;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-security-"));
-  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
-  app = createReferenceServer({ platform });
-  base = (await app.listen(0, "127.0.0.1")).url;
+  ({ platform, app, base } = await startTestServer(join(root, "data")));
 }, 60_000);
 
 afterAll(async () => {

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../auth.js";
-import { loadConfig } from "../config.js";
-import { type Platform, startPlatform } from "../platform.js";
-import { createReferenceServer, type ReferenceServer } from "../server.js";
+import type { Platform } from "../platform.js";
+import type { ReferenceServer } from "../server.js";
 import { COMMENTS_PER_MINUTE, type Comment, REPLY_PREVIEW, reportSeverity, socialOf } from "../social.js";
+import { startTestServer } from "./helpers.js";
 
 let root: string;
 let platform: Platform;
@@ -35,9 +35,7 @@ interface PageJson {
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "reelkit-social-"));
-  platform = await startPlatform(loadConfig({ DATA_DIR: join(root, "data"), TRANSCODE_PRESET: "ultrafast" }), () => {});
-  app = createReferenceServer({ platform });
-  base = (await app.listen(0, "127.0.0.1")).url;
+  ({ platform, app, base } = await startTestServer(join(root, "data")));
   for (const [id, status] of [
     [PUBLISHED, "published"],
     [LIMITED, "limited"],
