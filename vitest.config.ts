@@ -27,6 +27,9 @@ export default defineConfig({
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "examples/*/src/**/*.test.ts", "scripts/**/*.test.ts"],
           exclude: ["**/*.integration.test.ts", "**/node_modules/**"],
+          // Catches hangs, not slowness: on the 2-core CI machine, files run side by side and the
+          // brute-force comparisons (PDQ index, ANN recall) take 2–6 s; 5 s (the default) failed one.
+          testTimeout: 20_000,
         },
       },
       {
