@@ -21,6 +21,8 @@ export const UploadErrorCode = {
   OFFSET_MISMATCH: "OFFSET_MISMATCH",
   /** More bytes were sent than the upload's length (or the size limit) allows; the excess was not stored. */
   SIZE_EXCEEDED: "SIZE_EXCEEDED",
+  /** An append's `verify` refused the bytes (a chunk's `Upload-Checksum` did not match); none were kept. */
+  CHECKSUM_MISMATCH: "CHECKSUM_MISMATCH",
   /** Client: the upload was aborted (`abort()` or its signal); acknowledged bytes stay on the server for a resume. */
   ABORTED: "ABORTED",
   /** Client: the upload is larger than the server's `Tus-Max-Size` (checked before sending) or the server answered 413. */

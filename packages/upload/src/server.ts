@@ -554,34 +554,70 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
         if (expected === undefined || rest.length > 0 || !BASE64.test(expected))
           throw new HttpError(400, "invalid Upload-Checksum");
         const hasher = createHasher(algorithm);
-        const part = join(tempDir, `reelkit-upload-${info.id}-${randomBytes(6).toString("hex")}.part`);
-        // Opened here, not by the write stream: a pipeline that fails early cannot leave the file
-        // to be created after it was removed.
-        const staging = await open(part, "wx");
-        try {
-          let size = 0;
-          await pipeline(
-            req,
-            new HashThrough((chunk) => {
-              size += chunk.length;
-              if (size > room) throw new HttpError(413, "chunk exceeds the upload length");
-              hasher.update(chunk);
-            }),
-            staging.createWriteStream(), // closes the handle when done
-            { signal: lock.signal },
-          );
-          if (!hasher.digest().equals(Buffer.from(expected, "base64"))) throw new HttpError(460, "Checksum Mismatch");
+        const matches = () => hasher.digest().equals(Buffer.from(expected, "base64"));
+        if (store.verifiesAppends === true) {
+          // Written once, straight to its place, checksummed on the way; the store keeps it only if
+          // it matches (and cuts it off otherwise, so nothing unverified is ever acknowledged).
           const { digest, settle, abandon } = hashing(info);
+          const both =
+            digest === undefined
+              ? hasher
+              : {
+                  update(chunk: Uint8Array) {
+                    hasher.update(chunk);
+                    digest.update(chunk);
+                  },
+                };
           try {
-            newOffset = await store.append(info.id, info.offset, createReadStream(part), { ...appendOptions, digest });
+            newOffset = await store.append(info.id, info.offset, req, {
+              ...appendOptions,
+              maxBytes: room,
+              digest: both,
+              verify: matches,
+            });
           } catch (error) {
-            abandon();
+            const refused = isUploadError(error) && error.code === UploadErrorCode.CHECKSUM_MISMATCH;
+            // Nothing was stored: a hash read from the file has seen nothing and stays valid; one
+            // fed chunk by chunk saw the refused bytes and is dropped.
+            if (refused && digest === undefined) settle(info.offset);
+            else abandon();
+            if (refused) throw new HttpError(460, "Checksum Mismatch");
             throw error;
           }
           settle(newOffset);
-        } finally {
-          await staging.close().catch(() => {});
-          await rm(part, { force: true });
+        } else {
+          const part = join(tempDir, `reelkit-upload-${info.id}-${randomBytes(6).toString("hex")}.part`);
+          // Opened here, not by the write stream: a pipeline that fails early cannot leave the file
+          // to be created after it was removed.
+          const staging = await open(part, "wx");
+          try {
+            let size = 0;
+            await pipeline(
+              req,
+              new HashThrough((chunk) => {
+                size += chunk.length;
+                if (size > room) throw new HttpError(413, "chunk exceeds the upload length");
+                hasher.update(chunk);
+              }),
+              staging.createWriteStream(), // closes the handle when done
+              { signal: lock.signal },
+            );
+            if (!matches()) throw new HttpError(460, "Checksum Mismatch");
+            const { digest, settle, abandon } = hashing(info);
+            try {
+              newOffset = await store.append(info.id, info.offset, createReadStream(part), {
+                ...appendOptions,
+                digest,
+              });
+            } catch (error) {
+              abandon();
+              throw error;
+            }
+            settle(newOffset);
+          } finally {
+            await staging.close().catch(() => {});
+            await rm(part, { force: true });
+          }
         }
       }
     } catch (error) {

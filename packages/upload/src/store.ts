@@ -66,6 +66,14 @@ export interface AppendOptions {
   /** A new expiry recorded together with the new offset (one metadata write instead of two). */
   expiresAt?: number | undefined;
   /**
+   * Only for stores with `verifiesAppends`: called once the source ended and every byte it sent
+   * landed, before anything is made durable or recorded. When it answers false — or the source did
+   * not end normally (failed, aborted, too long), so nothing can be verified — the bytes are cut
+   * off and the offset stays; a false answer fails with `CHECKSUM_MISMATCH`. This is how a
+   * checksummed chunk is written once, straight to its place, and still never kept unverified.
+   */
+  verify?: (() => boolean) | undefined;
+  /**
    * The upload as the caller just read it while holding its lock; saves the store a read. Its
    * `offset` must be the current one.
    */
@@ -113,6 +121,11 @@ export interface UploadStore {
    * hash worker instead of copying every chunk off the event loop.
    */
   localPath?(id: string): string;
+  /**
+   * Optional: true when `append` honours `AppendOptions.verify`. Without it the server stages a
+   * checksummed chunk in a temp file, verifies it, and only then appends it (two writes).
+   */
+  readonly verifiesAppends?: boolean;
 }
 
 /** Upload ids are 22 base64url characters from 16 random bytes; the pattern admits 16–64 base64url chars. */

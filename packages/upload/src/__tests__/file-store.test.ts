@@ -151,6 +151,30 @@ describe("file store append", () => {
     expect((await stored(other)).equals(data.subarray(0, 1000))).toBe(true);
   });
 
+  it("with verify: keeps verified bytes; refused, unfinished or too long ones are cut off and nothing is recorded", async () => {
+    const store = createFileStore({ dir });
+    const id = generateUploadId();
+    await store.create({ id, length: 1000, metadata: {} });
+    const good = randomBytes(300);
+    expect(await store.append(id, 0, source([good], "end"), { verify: () => true })).toBe(300);
+    const journal = await readFile(join(dir, `${id}.offsets`));
+    await expect(
+      store.append(id, 300, source([randomBytes(200)], "end"), { verify: () => false, expiresAt: Date.now() + 5000 }),
+    ).rejects.toMatchObject({ code: "CHECKSUM_MISMATCH" });
+    // A body cut short cannot be verified (verify is not even asked) and one too long is refused.
+    let asked = false;
+    const cut = source([randomBytes(100)], "hang");
+    setTimeout(() => cut.destroy(), 30);
+    expect(await store.append(id, 300, cut, { verify: () => (asked = true) })).toBe(300);
+    expect(asked).toBe(false);
+    await expect(
+      store.append(id, 300, source([randomBytes(800)], "end"), { verify: () => true, maxBytes: 700 }),
+    ).rejects.toMatchObject({ code: "SIZE_EXCEEDED" });
+    expect((await stored(id)).equals(good)).toBe(true);
+    expect((await readFile(join(dir, `${id}.offsets`))).equals(journal)).toBe(true); // no record, no renewed expiry
+    expect(await createFileStore({ dir }).info(id)).toMatchObject({ offset: 300 });
+  });
+
   it("stops at once when its signal fires (a takeover), keeping what arrived", async () => {
     const store = createFileStore({ dir });
     const id = generateUploadId();

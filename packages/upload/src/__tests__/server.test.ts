@@ -125,30 +125,49 @@ describe("tus server", () => {
     expect((await head(url)).headers.get("upload-offset")).toBe("0");
   });
 
-  it("verifies Upload-Checksum: sha1 match appends, mismatch answers 460 and discards the chunk", async () => {
-    await start({ tempDir: join(h.root, "parts") });
-    await rm(join(h.root, "parts"), { force: true, recursive: true });
-    await mkdir(join(h.root, "parts"));
-    const url = await create(8);
-    const good = Buffer.from("abcd");
-    const sha1 = createHash("sha1").update(good).digest("base64");
-    expect((await patch(url, 0, good, { "Upload-Checksum": `sha1 ${sha1}` })).status).toBe(204);
-    const bad = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": `sha1 ${sha1}` });
-    expect(bad.status).toBe(460);
-    expect((await head(url)).headers.get("upload-offset")).toBe("4");
-    const id = url.split("/").pop() ?? "";
-    expect((await readFile(join(h.dir, id))).toString()).toBe("abcd");
-    expect(await readdir(join(h.root, "parts"))).toEqual([]);
-    const unsupported = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": "whirlpool AAAA" });
-    expect(unsupported.status).toBe(400);
-    const crc = createCrc32();
-    crc.update(Buffer.from("efgh"));
-    const ok = await patch(url, 4, Buffer.from("efgh"), {
-      "Upload-Checksum": `crc32 ${crc.digest().toString("base64")}`,
-    });
-    expect(ok.status).toBe(204);
-    expect((await readFile(join(h.dir, id))).toString()).toBe("abcdefgh");
-  });
+  it.each([
+    { path: "written in place (the file store verifies appends)", staged: false },
+    { path: "staged in a temp file (a store without verifiesAppends)", staged: true },
+  ])(
+    "verifies Upload-Checksum, $path: sha1 match appends, mismatch answers 460 and discards the chunk",
+    async ({ staged }) => {
+      const fileStore = createFileStore({ dir: h.dir });
+      const verifying: boolean[] = []; // per append: whether the server asked the store to verify
+      const store: UploadStore = {
+        ...fileStore,
+        verifiesAppends: !staged,
+        append(id, offset, source, options) {
+          verifying.push(options?.verify !== undefined);
+          return fileStore.append(id, offset, source, options);
+        },
+      };
+      await start({ tempDir: join(h.root, "parts"), store });
+      await rm(join(h.root, "parts"), { force: true, recursive: true });
+      await mkdir(join(h.root, "parts"));
+      const url = await create(8);
+      const good = Buffer.from("abcd");
+      const sha1 = createHash("sha1").update(good).digest("base64");
+      expect((await patch(url, 0, good, { "Upload-Checksum": `sha1 ${sha1}` })).status).toBe(204);
+      const bad = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": `sha1 ${sha1}` });
+      expect(bad.status).toBe(460);
+      expect((await head(url)).headers.get("upload-offset")).toBe("4");
+      const id = url.split("/").pop() ?? "";
+      expect((await readFile(join(h.dir, id))).toString()).toBe("abcd");
+      expect(await readdir(join(h.root, "parts"))).toEqual([]);
+      const unsupported = await patch(url, 4, Buffer.from("efgh"), { "Upload-Checksum": "whirlpool AAAA" });
+      expect(unsupported.status).toBe(400);
+      const crc = createCrc32();
+      crc.update(Buffer.from("efgh"));
+      const ok = await patch(url, 4, Buffer.from("efgh"), {
+        "Upload-Checksum": `crc32 ${crc.digest().toString("base64")}`,
+      });
+      expect(ok.status).toBe(204);
+      expect((await readFile(join(h.dir, id))).toString()).toBe("abcdefgh");
+      // In place, every checksummed chunk reaches the store (the bad one too, refused there); staged,
+      // only verified ones do.
+      expect(verifying).toEqual(staged ? [false, false] : [true, true, true]);
+    },
+  );
 
   it("computes crc32 like zlib", () => {
     const crc = createCrc32();

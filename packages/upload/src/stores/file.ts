@@ -93,6 +93,8 @@ interface Received {
   failure?: unknown;
   /** A write failed: bytes from `end` on may be partly written and must be cut off. */
   writeFailed: boolean;
+  /** The source reached its end (not closed, failed or abandoned before it). */
+  ended: boolean;
 }
 
 /** Bytes buffered while writes are in flight before the source is paused. */
@@ -126,6 +128,7 @@ function receive(
     let flushedTo = 0;
     let flushing = false;
     let settled = false;
+    let ended = false;
 
     const finish = () => {
       if (settled || !stopped || running > 0 || pending.length > 0 || flushing) return;
@@ -134,15 +137,15 @@ function receive(
       source.off("data", onData).off("end", onEnd).off("close", onClose);
       signal?.removeEventListener("abort", onAbort);
       const writeFailed = failedAt !== Number.POSITIVE_INFINITY;
-      resolve({ end: writeFailed ? failedAt : position, failure, writeFailed });
+      resolve({ end: writeFailed ? failedAt : position, failure, writeFailed, ended });
     };
-    const stop = (cause?: unknown) => {
+    const stop = (cause?: unknown, destroy = cause !== undefined) => {
       if (cause !== undefined && failure === undefined) failure = cause;
       if (!stopped) {
         stopped = true;
         source.pause();
-        // Given up on (too long, aborted, failed): nobody reads the rest, as a pipeline would not.
-        if (cause !== undefined && !source.destroyed) source.destroy();
+        // Aborted or failed: nobody reads the rest, as a pipeline would not.
+        if (destroy && !source.destroyed) source.destroy();
       }
       finish();
     };
@@ -215,10 +218,15 @@ function receive(
         issue();
       }
       // Only after the allowed bytes were queued: they are written before the append settles.
-      if (exceeded) stop(new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${maxBytes} bytes sent`));
+      // Too long: stop reading but leave the source to the caller (an HTTP server still answers 413
+      // on that connection; destroying the request would cut it).
+      if (exceeded) stop(new UploadError(UploadErrorCode.SIZE_EXCEEDED, `more than ${maxBytes} bytes sent`), false);
       else if (pendingBytes >= MAX_PENDING) source.pause();
     };
-    const onEnd = () => stop();
+    const onEnd = () => {
+      ended = true;
+      stop();
+    };
     const onError = (error: Error) => stop(error);
     const onClose = () => stop(); // destroyed before its end: keep what arrived
     const onAbort = () => stop(signal?.reason ?? new Error("aborted"));
@@ -229,6 +237,7 @@ function receive(
     signal?.addEventListener("abort", onAbort, { once: true });
     source.on("error", onError);
     if (source.readableEnded || source.destroyed) {
+      ended = source.readableEnded;
       stop(source.errored ?? undefined);
       return;
     }
@@ -497,12 +506,27 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       let failure: unknown;
       let writeFailed = false;
       let newOffset = offset;
+      let discarded = false; // verification refused the bytes: nothing about this append is recorded
       try {
         // Drop bytes a crash may have left past the durable offset.
         if ((await handle.stat()).size !== offset) await handle.truncate(offset);
         const got = await receive(handle.fd, offset, source, maxBytes, digest, appendOptions.signal);
         failure = got.failure;
         writeFailed = got.writeFailed;
+        const verify = appendOptions.verify;
+        if (verify !== undefined && !writeFailed) {
+          // Unverifiable (the source did not end normally) or refused: cut the bytes off again;
+          // they were never recorded, so a crash in between loses nothing either.
+          if (failure === undefined && !got.ended) failure = new Error("the source closed before its end");
+          const verified = failure === undefined && verify();
+          if (!verified && failure === undefined)
+            failure = new UploadError(UploadErrorCode.CHECKSUM_MISMATCH, "the appended bytes failed verification");
+          if (failure !== undefined) {
+            if (got.end > offset) await handle.truncate(offset);
+            got.end = offset;
+            discarded = true;
+          }
+        }
         if (writeFailed) await handle.truncate(got.end);
         await handle.datasync();
         newOffset = got.end;
@@ -512,7 +536,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       }
       void handle.close().catch(() => {}); // the data is durable; closing need not delay the answer
       const expiresAt = appendOptions.expiresAt;
-      if (newOffset !== offset || (expiresAt !== undefined && expiresAt !== info.expiresAt)) {
+      if (!discarded && (newOffset !== offset || (expiresAt !== undefined && expiresAt !== info.expiresAt))) {
         info.offset = newOffset;
         if (expiresAt !== undefined) info.expiresAt = expiresAt;
         await backend("append", () => recordOffset(info, gen));
@@ -523,6 +547,8 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
       // Otherwise the source ended early or the signal fired: keep the durable bytes.
       return newOffset;
     },
+
+    verifiesAppends: true,
 
     localPath(id: string): string {
       checkId(id);
