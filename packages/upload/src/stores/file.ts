@@ -514,20 +514,19 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
         failure = got.failure;
         writeFailed = got.writeFailed;
         const verify = appendOptions.verify;
-        if (verify !== undefined && !writeFailed) {
-          // Unverifiable (the source did not end normally) or refused: cut the bytes off again;
-          // they were never recorded, so a crash in between loses nothing either.
+        if (verify !== undefined) {
+          // Unverifiable (a write failed, the source did not end normally) or refused: cut every
+          // byte off again; none was recorded, so a crash in between loses nothing either.
           if (failure === undefined && !got.ended) failure = new Error("the source closed before its end");
           const verified = failure === undefined && verify();
-          if (!verified && failure === undefined)
-            failure = new UploadError(UploadErrorCode.CHECKSUM_MISMATCH, "the appended bytes failed verification");
-          if (failure !== undefined) {
-            if (got.end > offset) await handle.truncate(offset);
+          if (!verified) {
+            failure ??= new UploadError(UploadErrorCode.CHECKSUM_MISMATCH, "the appended bytes failed verification");
+            await handle.truncate(offset);
             got.end = offset;
             discarded = true;
           }
         }
-        if (writeFailed) await handle.truncate(got.end);
+        if (writeFailed && !discarded) await handle.truncate(got.end);
         await handle.datasync();
         newOffset = got.end;
       } catch (cause) {
