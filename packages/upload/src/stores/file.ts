@@ -162,13 +162,13 @@ function receive(
       });
     };
     const issue = () => {
-      if (pending.length === 0 || running >= 2 || failedAt !== Number.POSITIVE_INFINITY) {
-        if (failedAt !== Number.POSITIVE_INFINITY) {
-          pending = [];
-          pendingBytes = 0;
-        }
+      if (failedAt !== Number.POSITIVE_INFINITY) {
+        // A write failed: what waits is dropped (the append reports the bytes before the failure).
+        pending = [];
+        pendingBytes = 0;
         return;
       }
+      if (pending.length === 0 || running >= 2) return;
       const buffers = pending;
       const at = position;
       const size = pendingBytes;
@@ -513,6 +513,7 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
         const got = await receive(handle.fd, offset, source, maxBytes, digest, appendOptions.signal);
         failure = got.failure;
         writeFailed = got.writeFailed;
+        let end = got.end;
         const verify = appendOptions.verify;
         if (verify !== undefined) {
           // Unverifiable (a write failed, the source did not end normally) or refused: cut every
@@ -522,13 +523,13 @@ export function createFileStore(options: FileStoreOptions): UploadStore {
           if (!verified) {
             failure ??= new UploadError(UploadErrorCode.CHECKSUM_MISMATCH, "the appended bytes failed verification");
             await handle.truncate(offset);
-            got.end = offset;
+            end = offset;
             discarded = true;
           }
         }
-        if (writeFailed && !discarded) await handle.truncate(got.end);
+        if (writeFailed && !discarded) await handle.truncate(end);
         await handle.datasync();
-        newOffset = got.end;
+        newOffset = end;
       } catch (cause) {
         await handle.close().catch(() => {});
         throw new UploadError(UploadErrorCode.BACKEND_FAILED, "[file] append failed", { cause });
