@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FeedRankerErrorCode } from "./errors.js";
+import { FeedRankerError, FeedRankerErrorCode } from "./errors.js";
 import { parseWith } from "./validate.js";
 
 const optionsSchema = z.strictObject({
@@ -15,6 +15,9 @@ const optionsSchema = z.strictObject({
 });
 
 export type ItemModelOptions = z.input<typeof optionsSchema>;
+
+/** One engaged item of a training history: its id (weight 1), or its id with a weight ≥ 0. */
+export type HistoryEntry = string | { itemId: string; weight: number };
 
 /** Invert a symmetric positive-definite n×n matrix in place (Gauss–Jordan, no pivoting needed). */
 export function invertSpdInPlace(a: Float64Array, n: number): void {
@@ -56,7 +59,7 @@ export class ItemModel {
   }
 
   /** Train from per-user histories (each a list of item ids the user engaged with). */
-  static train(histories: Iterable<readonly string[]>, options: ItemModelOptions = {}): ItemModel {
+  static train(histories: Iterable<ReadonlyArray<HistoryEntry>>, options: ItemModelOptions = {}): ItemModel {
     const model = new ItemModel(options);
     model.update(histories);
     model.refit();
@@ -92,13 +95,30 @@ export class ItemModel {
     return i;
   }
 
-  /** Add interactions to the co-occurrence counts (new items join the vocabulary). */
-  update(histories: Iterable<readonly string[]>): void {
+  /**
+   * Add interactions to the co-occurrence counts (new items join the vocabulary). A history entry
+   * is an item id (weight 1) or `{ itemId, weight }`: how strongly the user engaged, e.g. the
+   * share of the video watched. Pairs count the product of their weights; an item listed twice
+   * keeps its larger weight. Serve with the same weights (`recommend(history, limit, weights)`).
+   */
+  update(histories: Iterable<ReadonlyArray<HistoryEntry>>): void {
     for (const history of histories) {
-      const ids = [...new Set(history.map((item) => this.id(item)))];
+      const weights = new Map<number, number>();
+      for (const entry of history) {
+        const { itemId, weight } = typeof entry === "string" ? { itemId: entry, weight: 1 } : entry;
+        if (!(Number.isFinite(weight) && weight >= 0)) {
+          throw new FeedRankerError(
+            FeedRankerErrorCode.INVALID_INPUT,
+            `history weight of ${itemId} must be a finite number ≥ 0, got ${weight}`,
+          );
+        }
+        const i = this.id(itemId);
+        weights.set(i, Math.max(weights.get(i) ?? 0, weight));
+      }
       this.grow(this.items.length);
       const c = this.capacity;
-      for (const i of ids) for (const j of ids) this.gram[i * c + j] = (this.gram[i * c + j] as number) + 1;
+      for (const [i, wi] of weights)
+        for (const [j, wj] of weights) this.gram[i * c + j] = (this.gram[i * c + j] as number) + wi * wj;
       this.dirty = true;
     }
   }
@@ -169,24 +189,40 @@ export class ItemModel {
     this.dirty = false;
   }
 
-  /** Dense scores over every item for a history (unknown items in the history are ignored). */
-  scoreAll(history: readonly string[], out = new Float64Array(this.items.length)): Float64Array {
+  /**
+   * Dense scores over every item for a history (unknown items in the history are ignored).
+   * `weights[k]`, when given, weighs `history[k]` (1 when missing).
+   */
+  scoreAll(
+    history: readonly string[],
+    out = new Float64Array(this.items.length),
+    weights?: readonly number[],
+  ): Float64Array {
     out.fill(0);
     const n = this.offsets.length - 1;
-    for (const item of history) {
-      const i = this.index.get(item);
+    for (let k = 0; k < history.length; k++) {
+      const i = this.index.get(history[k] as string);
       if (i === undefined || i >= n) continue;
+      const w = weights?.[k] ?? 1;
+      if (w === 0) continue;
       for (let at = this.offsets[i] as number; at < (this.offsets[i + 1] as number); at++) {
         const j = this.cols[at] as number;
-        out[j] = (out[j] as number) + (this.weights[at] as number);
+        out[j] = (out[j] as number) + w * (this.weights[at] as number);
       }
     }
     return out;
   }
 
-  /** The `limit` best items for a history, best first, excluding the history itself. */
-  recommend(history: readonly string[], limit: number): Array<{ itemId: string; score: number }> {
-    const scores = this.scoreAll(history);
+  /**
+   * The `limit` best items for a history, best first, excluding the history itself. `weights[k]`,
+   * when given, weighs `history[k]`, as the histories the model was trained on were weighted.
+   */
+  recommend(
+    history: readonly string[],
+    limit: number,
+    weights?: readonly number[],
+  ): Array<{ itemId: string; score: number }> {
+    const scores = this.scoreAll(history, undefined, weights);
     for (const item of history) {
       const i = this.index.get(item);
       if (i !== undefined) scores[i] = Number.NEGATIVE_INFINITY;

@@ -49,6 +49,44 @@ describe("ItemModel (EASE)", () => {
     expect(model.recommend(["a1", "a2"], 1)[0]?.itemId).toBe("a-new");
   });
 
+  it("trains on weighted histories: weight 1 is a plain id, an item listed twice keeps its larger weight", () => {
+    const plain = ItemModel.train(histories(4), { lambda: 10 });
+    const weighted = ItemModel.train(
+      histories(4).map((h) =>
+        h.flatMap((itemId) => [
+          { itemId, weight: 0.2 },
+          { itemId, weight: 1 },
+        ]),
+      ),
+      { lambda: 10 },
+    );
+    expect([...weighted.scoreAll(["a1", "b2"])]).toEqual([...plain.scoreAll(["a1", "b2"])]);
+    // Halving every weight quarters the Gram matrix: not the same model at the same lambda.
+    const half = ItemModel.train(
+      histories(4).map((h) => h.map((itemId) => ({ itemId, weight: 0.5 }))),
+      { lambda: 10 },
+    );
+    expect([...half.scoreAll(["a1"])]).not.toEqual([...plain.scoreAll(["a1"])]);
+  });
+
+  it("weighs a history by the given weights when it scores", () => {
+    const model = ItemModel.train(histories(5), { lambda: 10 });
+    const group = (weights: number[]) => model.recommend(["a1", "b1"], 3, weights).map((r) => r.itemId[0]);
+    expect(group([1, 0.05])).toEqual(["a", "a", "a"]);
+    expect(group([0.05, 1])).toEqual(["b", "b", "b"]);
+    // Weight 0 drops an item from the input; a missing weight counts 1.
+    expect([...model.scoreAll(["a1", "b1"], undefined, [0, 1])]).toEqual([...model.scoreAll(["b1"])]);
+    expect([...model.scoreAll(["a1", "b1"], undefined, [1])]).toEqual([...model.scoreAll(["a1", "b1"])]);
+  });
+
+  it("rejects a negative or non-finite history weight with INVALID_INPUT", () => {
+    for (const weight of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new ItemModel().update([[{ itemId: "a", weight }]])).toThrow(
+        expect.objectContaining({ code: "INVALID_INPUT" }),
+      );
+    }
+  });
+
   it("keeps only the configured neighbours per item", () => {
     const model = ItemModel.train(histories(3), { lambda: 10, neighbours: 2 });
     const scores = model.scoreAll(["a0"]);
