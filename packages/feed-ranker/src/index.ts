@@ -21,7 +21,7 @@ export {
   type UserScorer,
 } from "./feed.js";
 export { type FeatureName, featureNames, type Objective, objectives } from "./heads.js";
-export { ItemModel, type ItemModelOptions, topK } from "./item-model.js";
+export { type HistoryEntry, ItemModel, type ItemModelOptions, topK } from "./item-model.js";
 export type { SignalsOptions, StateOptions } from "./signals-common.js";
 export * from "./simulator.js";
 export type {
@@ -37,3 +37,4 @@ export type {
   VideoInput,
   VideoStats,
 } from "./types.js";
+export { interestOf, signalWeight } from "./types.js";

@@ -13,6 +13,11 @@ export const signalsOptionsSchema = z.strictObject({
   recentLimit: z.number().int().min(1).max(100_000).default(200),
   /** A positive engagement is paired with this many of the user's recent ones (co-engagement). @default 20 */
   coWindow: z.number().int().min(0).max(1000).default(20),
+  /**
+   * A `view` is positive engagement (recent history, trending, co-engagement, interest) from this
+   * share of the video watched on. @default 0.5
+   */
+  positiveWatch: z.number().min(0.01).max(1).default(0.5),
 });
 export type SignalsOptions = z.input<typeof signalsOptionsSchema>;
 
@@ -60,4 +65,4 @@ export function statsDelta(s: Signal): Partial<VideoStats> {
   return delta;
 }
 
-export const isPositive = (s: Signal): boolean => signalWeight(s) > 0;
+export const isPositive = (s: Signal, positiveWatch = 0.5): boolean => signalWeight(s, positiveWatch) > 0;

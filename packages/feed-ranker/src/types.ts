@@ -76,6 +76,12 @@ export interface SignalsPort {
   coEngaged(videoId: string, limit: number): Promise<Scored[]>;
   /** The user's most recent positively engaged videos, newest first. */
   recent(userId: string, limit: number): Promise<string[]>;
+  /**
+   * How strongly the user engaged with each video, 0..1 (`interestOf`, the largest over the
+   * user's positive engagements with it; 0 when there is none or it left the recent history).
+   * Optional: without it the `itemModel` source weighs every history video alike.
+   */
+  interest?(userId: string, videoIds: readonly string[]): Promise<number[]>;
   stats(videoIds: readonly string[]): Promise<Map<string, VideoStats>>;
   affinity(userId: string): Promise<Affinity>;
 }
@@ -104,8 +110,20 @@ export const emptyStats = (): VideoStats => ({
   watchFraction: 0,
 });
 
-/** How much one engagement speaks for a video: positive for interest, negative for rejection. */
-export function signalWeight(s: Pick<Signal, "type" | "watchFraction">): number {
+/**
+ * How much one positive engagement says the user wanted the video, 0..1: the share watched for a
+ * `view`, 1 for `complete`, `like` and `share`, 0 otherwise. A history weight for item models.
+ */
+export function interestOf(s: Pick<Signal, "type" | "watchFraction">): number {
+  if (s.type === "view") return Math.min(1, Math.max(0, s.watchFraction));
+  return s.type === "complete" || s.type === "like" || s.type === "share" ? 1 : 0;
+}
+
+/**
+ * How much one engagement speaks for a video: positive for interest, negative for rejection. A
+ * `view` counts 0.5 from `positiveWatch` of the video watched on (the signals option), else 0.
+ */
+export function signalWeight(s: Pick<Signal, "type" | "watchFraction">, positiveWatch = 0.5): number {
   switch (s.type) {
     case "complete":
       return 1;
@@ -114,7 +132,7 @@ export function signalWeight(s: Pick<Signal, "type" | "watchFraction">): number 
     case "share":
       return 2;
     case "view":
-      return s.watchFraction >= 0.5 ? 0.5 : 0;
+      return s.watchFraction >= positiveWatch ? 0.5 : 0;
     case "skip":
       return -0.3;
     case "hide":

@@ -6,7 +6,7 @@ import { portsContract } from "./ports.contract.js";
 
 portsContract(
   "memory",
-  () => createMemorySignals(),
+  (options) => createMemorySignals(options),
   () => createMemoryState(),
 );
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import type { SignalsOptions } from "../signals-common.js";
 import type { Signal, SignalsPort, StatePort } from "../types.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -25,7 +26,7 @@ function signal(userId: string, videoId: string, type: Signal["type"], ts = T0, 
  */
 export function portsContract(
   name: string,
-  makeSignals: () => SignalsPort | Promise<SignalsPort>,
+  makeSignals: (options?: SignalsOptions) => SignalsPort | Promise<SignalsPort>,
   makeState: () => StatePort | Promise<StatePort>,
 ): void {
   const id = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
@@ -87,6 +88,49 @@ export function portsContract(
       expect(await s.recent(u, 10)).toEqual([p, q]);
       expect(await s.recent(u, 1)).toEqual([p]);
       expect(await s.recent(id("nobody"), 5)).toEqual([]);
+    });
+
+    it("keeps the strongest interest per recent video, and drops it with the video", async () => {
+      const s = await makeSignals();
+      if (s.interest === undefined) throw new Error("the adapter must implement interest()");
+      const u = id("u");
+      const [p, q, r, v] = [id("p"), id("q"), id("r"), id("v")];
+      await s.record([
+        signal(u, p, "view", T0, { watchFraction: 0.6 }),
+        signal(u, p, "view", T0, { watchFraction: 0.8 }),
+        signal(u, p, "view", T0, { watchFraction: 0.7 }),
+        signal(u, q, "like"),
+        signal(u, r, "view", T0, { watchFraction: 0.3 }), // not positive: not in the history
+        signal(u, v, "skip", T0, { watchFraction: 0.1 }),
+      ]);
+      expect(await s.interest(u, [p, q, r, v, id("none")])).toEqual([0.8, 1, 0, 0, 0]);
+      expect(await s.interest(id("nobody"), [p])).toEqual([0]);
+      expect(await s.interest(u, [])).toEqual([]);
+      // A retried signal changes nothing; 200 newer videos push p and q out of the history.
+      await s.record([signal(u, p, "view", T0, { watchFraction: 0.8 })]);
+      expect(await s.interest(u, [p])).toEqual([0.8]);
+      const newer = Array.from({ length: 200 }, (_, n) => id(`n${n}`));
+      await s.record(newer.map((w) => signal(u, w, "view", T0, { watchFraction: 0.9 })));
+      expect(await s.interest(u, [p, q, newer[0] as string, newer[199] as string])).toEqual([0, 0, 0.9, 0.9]);
+      expect(await s.recent(u, 300)).toHaveLength(200);
+    });
+
+    it("counts a view as positive engagement from positiveWatch on", async () => {
+      const u = id("u");
+      const [p, q] = [id("p"), id("q")];
+      const views = [
+        signal(u, p, "view", T0, { watchFraction: 0.3 }),
+        signal(u, q, "view", T0 + HOUR, { watchFraction: 0.15 }),
+      ];
+      const strict = await makeSignals();
+      await strict.record(views);
+      expect(await strict.recent(u, 10)).toEqual([]);
+      const lenient = await makeSignals({ positiveWatch: 0.2 });
+      await lenient.record(views);
+      expect(await lenient.recent(u, 10)).toEqual([p]);
+      expect(await lenient.interest?.(u, [p, q])).toEqual([0.3, 0]);
+      expect((await lenient.trending(10, T0 + HOUR)).map((t) => t.videoId)).toEqual([p]);
+      expect((await lenient.affinity(u)).creators.get("c1")).toBeCloseTo(0.5);
     });
 
     it("counts per-video stats and per-user affinities", async () => {

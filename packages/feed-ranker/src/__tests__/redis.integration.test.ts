@@ -21,12 +21,12 @@ afterAll(() => {
 const prefix = () => `test:${randomUUID()}:`;
 portsContract(
   "redis",
-  () => createRedisSignals({ client: redis, keyPrefix: prefix() }),
+  (options) => createRedisSignals({ client: redis, keyPrefix: prefix(), ...options }),
   () => createRedisState({ client: redis, keyPrefix: prefix() }),
 );
 portsContract(
   "redis cluster",
-  () => createRedisSignals({ client: cluster, keyPrefix: prefix() }),
+  (options) => createRedisSignals({ client: cluster, keyPrefix: prefix(), ...options }),
   () => createRedisState({ client: cluster, keyPrefix: prefix() }),
 );
 

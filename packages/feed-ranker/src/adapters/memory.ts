@@ -13,7 +13,7 @@ import {
   trendingIncrement,
 } from "../signals-common.js";
 import type { Affinity, Scored, SignalsPort, StatePort, VideoStats } from "../types.js";
-import { emptyStats, signalWeight } from "../types.js";
+import { emptyStats, interestOf, signalWeight } from "../types.js";
 import { parseWith } from "../validate.js";
 
 function topOf(map: Map<string, number>, limit: number): Scored[] {
@@ -30,6 +30,7 @@ export function createMemorySignals(options: SignalsOptions = {}): SignalsPort {
   const epochs = new Map<number, Map<string, number>>();
   const co = new Map<string, Map<string, number>>();
   const recent = new Map<string, string[]>();
+  const interests = new Map<string, Map<string, number>>();
   const stats = new Map<string, VideoStats>();
   const affinity = new Map<string, Affinity>();
   const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by);
@@ -37,7 +38,7 @@ export function createMemorySignals(options: SignalsOptions = {}): SignalsPort {
   return {
     async record(signals) {
       for (const s of signals) {
-        const weight = signalWeight(s);
+        const weight = signalWeight(s, o.positiveWatch);
         const st = stats.get(s.videoId) ?? emptyStats();
         for (const [field, by] of Object.entries(statsDelta(s)) as Array<[keyof VideoStats, number]>) st[field] += by;
         stats.set(s.videoId, st);
@@ -47,7 +48,7 @@ export function createMemorySignals(options: SignalsOptions = {}): SignalsPort {
           add(a.creators, s.creatorId, weight);
           affinity.set(s.userId, a);
         }
-        if (!isPositive(s)) continue;
+        if (!isPositive(s, o.positiveWatch)) continue;
         const e = epochOf(s.ts, o.halfLifeMs);
         if (!epochs.has(e)) for (const old of epochs.keys()) if (old < e - 1) epochs.delete(old);
         const scores = getOrCreate(epochs, e, () => new Map<string, number>());
@@ -60,7 +61,10 @@ export function createMemorySignals(options: SignalsOptions = {}): SignalsPort {
           add(mine, other, 1);
           add(theirs, s.videoId, 1);
         }
-        const next = [s.videoId, ...history.filter((v) => v !== s.videoId)].slice(0, o.recentLimit);
+        const next = [s.videoId, ...history.filter((v) => v !== s.videoId)];
+        const mine = getOrCreate(interests, s.userId, () => new Map<string, number>());
+        mine.set(s.videoId, Math.max(mine.get(s.videoId) ?? 0, interestOf(s)));
+        for (const evicted of next.splice(o.recentLimit)) mine.delete(evicted);
         recent.set(s.userId, next);
       }
     },
@@ -78,6 +82,10 @@ export function createMemorySignals(options: SignalsOptions = {}): SignalsPort {
     },
     async recent(userId, limit) {
       return (recent.get(userId) ?? []).slice(0, limit);
+    },
+    async interest(userId, videoIds) {
+      const mine = interests.get(userId);
+      return videoIds.map((id) => mine?.get(id) ?? 0);
     },
     async stats(videoIds) {
       return new Map(videoIds.map((id) => [id, { ...(stats.get(id) ?? emptyStats()) }]));

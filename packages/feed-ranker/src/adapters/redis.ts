@@ -15,7 +15,7 @@ import {
   trendingIncrement,
 } from "../signals-common.js";
 import type { Affinity, Scored, SignalsPort, StatePort, VideoStats } from "../types.js";
-import { emptyStats, signalWeight } from "../types.js";
+import { emptyStats, interestOf, signalWeight } from "../types.js";
 import { parseWith } from "../validate.js";
 
 const clientSchema = z
@@ -68,7 +68,7 @@ function pairs(flat: string[]): Scored[] {
 
 /**
  * Signals in Redis (server or cluster), shared by every serving process: trending in per-epoch
- * sorted sets, co-engagement per video, recent history per user, stats and affinities in hashes.
+ * sorted sets, co-engagement per video, recent history and interest per user, stats and affinities in hashes.
  * Every command touches one key, so it works unchanged on a cluster.
  */
 export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
@@ -80,6 +80,7 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
     recent: (userId: string) => `${o.keyPrefix}recent:${userId}`,
     stats: (videoId: string) => `${o.keyPrefix}stats:${videoId}`,
     aff: (userId: string) => `${o.keyPrefix}aff:${userId}`,
+    interest: (userId: string) => `${o.keyPrefix}interest:${userId}`,
   };
   const epochMs = o.halfLifeMs * EPOCH_HALF_LIVES;
   const ttl = o.ttlMs;
@@ -89,7 +90,7 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
       backend("recording signals", async () => {
         // In order, so co-engagement pairs each signal with the history before it.
         for (const s of signals) {
-          const weight = signalWeight(s);
+          const weight = signalWeight(s, o.positiveWatch);
           const writes: Array<Promise<unknown>> = [];
           for (const [field, by] of Object.entries(statsDelta(s))) {
             writes.push(
@@ -103,7 +104,7 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
             for (const topic of s.topics) writes.push(r.hincrbyfloat(k.aff(s.userId), `t:${topic}`, weight));
             writes.push(r.hincrbyfloat(k.aff(s.userId), `c:${s.creatorId}`, weight), r.pexpire(k.aff(s.userId), ttl));
           }
-          if (isPositive(s)) {
+          if (isPositive(s, o.positiveWatch)) {
             const epoch = epochOf(s.ts, o.halfLifeMs);
             writes.push(
               r.zincrby(k.trend(epoch), trendingIncrement(weight, s.ts, o.halfLifeMs), s.videoId),
@@ -116,9 +117,14 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
             }
             writes.push(r.pexpire(k.co(s.videoId), ttl));
             const key = k.recent(s.userId);
+            const interest = k.interest(s.userId);
             await r.lrem(key, 0, s.videoId);
             await r.lpush(key, s.videoId);
-            writes.push(r.ltrim(key, 0, o.recentLimit - 1), r.pexpire(key, ttl));
+            // The largest interest wins (ZADD GT: atomic, and a retried signal changes nothing).
+            await r.zadd(interest, "GT", interestOf(s), s.videoId);
+            const evicted = await r.lrange(key, o.recentLimit, -1);
+            if (evicted.length > 0) writes.push(r.zrem(interest, ...evicted));
+            writes.push(r.ltrim(key, 0, o.recentLimit - 1), r.pexpire(key, ttl), r.pexpire(interest, ttl));
           }
           await Promise.all(writes);
         }
@@ -148,6 +154,12 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
         return list.sort((a, b) => b.score - a.score || (a.videoId < b.videoId ? -1 : 1));
       }),
     recent: (userId, limit) => backend("reading recent history", () => r.lrange(k.recent(userId), 0, limit - 1)),
+    interest: (userId, videoIds) =>
+      backend("reading interest", async () => {
+        if (videoIds.length === 0) return [];
+        const scores = (await r.call("ZMSCORE", k.interest(userId), ...videoIds)) as Array<string | null>;
+        return scores.map((v) => (v === null ? 0 : Number(v)));
+      }),
     stats: (videoIds) =>
       backend("reading stats", async () => {
         const hashes = await Promise.all(videoIds.map((id) => r.hgetall(k.stats(id))));
