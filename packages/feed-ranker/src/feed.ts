@@ -105,6 +105,13 @@ const optionsSchema = z.strictObject({
     .default([]),
   /** An offline-trained item-to-item model (the `itemModel` source). */
   itemModel: z.instanceof(ItemModel).optional(),
+  /**
+   * The `itemModel` source weighs each history video by the user's interest in it (the signals
+   * port's `interest`: the share watched, 1 for complete, like or share); off, or with a port
+   * without `interest`, every history video counts 1. Train the model on histories weighted the
+   * same way (`ItemModel.update` takes `{ itemId, weight }`). @default true
+   */
+  historyInterest: z.boolean().default(true),
   /** Offline-trained embeddings: user vectors for the `embedding` source when videos have none. */
   embeddings: z.instanceof(EmbeddingModel).optional(),
   /** Recent history read per request. */
@@ -323,8 +330,13 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
     },
     async itemModel(ctx) {
       if (o.itemModel === undefined || ctx.recent.length === 0) return [];
+      // A video watched halfway speaks for the user less than one completed or liked.
+      const weights =
+        o.historyInterest && ctx.signals.interest !== undefined
+          ? await ctx.signals.interest(ctx.userId, ctx.recent)
+          : undefined;
       return o.itemModel
-        .recommend(ctx.recent, ctx.quota)
+        .recommend(ctx.recent, ctx.quota, weights)
         .map((r) => ({ videoId: r.itemId, score: Math.max(0, r.score) }));
     },
   };
@@ -434,7 +446,8 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
       }
     }
 
-    // Filters: unknown or unapproved videos, blocked creators, served in this session, seen.
+    // Filters: unknown, unapproved or not yet published videos, blocked creators, served in this
+    // session, seen.
     const blockedSet = new Set(blocked);
     const recentSet = new Set(recent);
     let pool: Array<{ videoId: string; video: CatalogVideo; sources: Map<string, number>; light: number }> = [];
@@ -442,6 +455,7 @@ export function createFeedRanker(options: FeedRankerOptions): FeedRanker {
       const video = catalog.get(videoId);
       if (video === undefined || video.moderation !== "approved") continue;
       if (blockedSet.has(video.creatorId) || served.has(videoId) || recentSet.has(videoId)) continue;
+      if (video.createdAt > t) continue; // scheduled: not out yet at the time of the request
       pool.push({ videoId, video, ...entry });
     }
     const seen = await backend(

@@ -4,6 +4,8 @@ import { Catalog } from "../catalog.js";
 import { EmbeddingModel } from "../embeddings.js";
 import { FeedRankerErrorCode } from "../errors.js";
 import { createFeedRanker } from "../feed.js";
+import { ItemModel } from "../item-model.js";
+import { createRandom } from "../random.js";
 import { backgroundTraffic, Simulator } from "../simulator.js";
 import type { EngagementEvent, SignalsPort } from "../types.js";
 import { favouriteShare, SECRET, world } from "./world.js";
@@ -332,6 +334,59 @@ describe("follows", () => {
     for (const item of followed) expect(ranker.catalog.get(item.videoId)?.creatorId).toBe(creatorId);
     await ranker.unfollow(userId, creatorId);
     expect(await fromFollowing()).toEqual([]);
+  });
+
+  it("does not serve a video before its createdAt (scheduled)", async () => {
+    const { sim, ranker, catalog, clock } = await world();
+    const userId = sim.users[5]?.userId as string;
+    const first = await ranker.feed({ userId, limit: 20 });
+    const video = catalog.get(first.items[0]?.videoId as string);
+    if (video === undefined) throw new Error("missing video");
+    catalog.upsert([{ ...video, createdAt: clock.t + 3_600_000 }]);
+    const ids = async () => (await ranker.feed({ userId, limit: 50 })).items.map((i) => i.videoId);
+    expect(await ids()).not.toContain(video.videoId);
+    clock.t += 2 * 3_600_000;
+    expect(await ids()).toContain(video.videoId);
+  });
+
+  it("weighs the item model's history by the user's interest (historyInterest)", async () => {
+    // Two taste groups; the user watched a1 halfway and completed b1.
+    const r = createRandom(7);
+    const groups = Array.from({ length: 200 }, (_, u) =>
+      Array.from({ length: 10 }, (_, i) => `${u % 2 === 0 ? "a" : "b"}${i}`).filter(() => r() < 0.5),
+    );
+    const itemModel = ItemModel.train(groups, { lambda: 5, neighbours: 0 });
+    const catalog = new Catalog();
+    catalog.upsert(
+      itemModel.items.map((videoId) => ({ videoId, creatorId: `c-${videoId}`, createdAt: 0, durationMs: 10_000 })),
+    );
+    const top = async (historyInterest: boolean) => {
+      const ranker = createFeedRanker({
+        catalog,
+        secret: SECRET,
+        now: () => 1_000,
+        itemModel,
+        historyInterest,
+        lightWeight: 1,
+        objectiveWeights: { completion: 0, watchTime: 0, like: 0, share: 0, negative: 0 },
+        exploration: { slots: 0 },
+        diversity: { creatorDecay: 1, maxPerCreator: 100, topicDecay: 1 },
+        sources: { trending: { enabled: false }, coEngagement: { enabled: false }, fresh: { enabled: false } },
+      });
+      await ranker.engage([
+        { userId: "u", videoId: "a1", type: "view", watchMs: 5_000, ts: 10 },
+        { userId: "u", videoId: "b1", type: "complete", ts: 20 },
+      ]);
+      const page = await ranker.feed({ userId: "u", limit: 6 });
+      return page.items.map((i) => i.videoId);
+    };
+    const weighted = await top(true);
+    const flat = await top(false);
+    // The model's own answer for the same history, weighted 0.5 / 1 and unweighted.
+    expect(weighted).toEqual(itemModel.recommend(["b1", "a1"], 6, [1, 0.5]).map((r) => r.itemId));
+    expect(flat).toEqual(itemModel.recommend(["b1", "a1"], 6).map((r) => r.itemId));
+    expect(weighted.slice(0, 4).every((id) => id.startsWith("b"))).toBe(true);
+    expect(flat.filter((id) => id.startsWith("a")).length).toBeGreaterThan(1);
   });
 
   it("unblocks a blocked creator", async () => {
