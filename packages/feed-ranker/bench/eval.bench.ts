@@ -14,7 +14,7 @@ const report = await evaluate(data, {
 });
 const by = (name: string) => report.models.find((m) => m.model === name);
 const ours = by("reelkit");
-const results = ["itemknn", "pop"].map((peer) => ({
+const results = ["ease", "itemknn", "pop"].map((peer) => ({
   name: `ml-100k NDCG@10 (RecBole protocol, seed 2020), reelkit vs ${peer}`,
   unit: "ndcg@10",
   ours: ours?.metrics.ndcg ?? 0,

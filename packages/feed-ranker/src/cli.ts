@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--json]
-// Splits the interactions, tunes every model on validation, reports test metrics of pop, itemknn
-// and reelkit. Progress on stderr; a table (or one JSON document with --json) on stdout.
+// reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--ignore-ratings] [--json]
+// Splits the interactions, tunes every model on validation, reports test metrics of pop, itemknn,
+// ease and reelkit (which replays ratings as shares watched unless --ignore-ratings). Progress on stderr; a table (or one JSON document with --json) on stdout.
 // On failure: `CODE: message` on stderr, exit 1; usage errors exit 2.
 import { parseArgs } from "node:util";
 import { isFeedRankerError } from "./errors.js";
@@ -9,7 +9,7 @@ import { loadInteractions } from "./eval/data.js";
 import { evaluate, reportJson, reportTable } from "./eval/run.js";
 
 const usage =
-  "usage: reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--json]";
+  "usage: reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--ignore-ratings] [--json]";
 
 async function main(): Promise<number> {
   let values: {
@@ -18,6 +18,7 @@ async function main(): Promise<number> {
     k?: string;
     seed?: string;
     refit?: boolean;
+    "ignore-ratings"?: boolean;
     json?: boolean;
     help?: boolean;
   };
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
         k: { type: "string", default: "10" },
         seed: { type: "string", default: "2020" },
         refit: { type: "boolean", default: false },
+        "ignore-ratings": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -53,7 +55,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(k) || k < 1 || k > 1000) return fail("--k must be an integer from 1 to 1000");
   if (!Number.isInteger(seed)) return fail("--seed must be an integer");
   try {
-    const interactions = await loadInteractions(values.data);
+    const loaded = await loadInteractions(values.data);
+    const interactions = values["ignore-ratings"] ? loaded.map(({ rating: _r, ...rest }) => rest) : loaded;
     const report = await evaluate(interactions, {
       protocol: values.protocol,
       k,

@@ -13,6 +13,7 @@ const runCli = (args: string[]) => runSource(cli, args);
 let dir: string;
 let csv: string;
 let inter: string;
+let mixed: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "reelkit-feed-eval-"));
   const rows = tasteData(3, 80);
@@ -20,6 +21,12 @@ beforeAll(async () => {
   await writeFile(
     csv,
     `userId,itemId,rating,timestamp\n${rows.map((r) => `${r.userId},${r.itemId},5,${r.timestamp}`).join("\n")}\n`,
+  );
+  // The same rows with ratings from 1 to 5.
+  mixed = join(dir, "mixed.csv");
+  await writeFile(
+    mixed,
+    `userId,itemId,rating,timestamp\n${rows.map((r, n) => `${r.userId},${r.itemId},${1 + (n % 5)},${r.timestamp}`).join("\n")}\n`,
   );
   inter = join(dir, "ratings.inter");
   await writeFile(
@@ -48,6 +55,22 @@ describe("reelkit-feed-eval", () => {
     const ndcg = (name: string) => report.models.find((m) => m.model === name)?.["ndcg@5"] as number;
     expect(ndcg("reelkit")).toBeGreaterThan(ndcg("pop"));
     expect(stderr).toContain("split");
+  });
+
+  it("reads the ratings, or leaves them out with --ignore-ratings", async () => {
+    const quality = (stdout: string) =>
+      (JSON.parse(stdout) as { models: Array<Record<string, number | string>> }).models.map(
+        ({ p50Ms: _a, p99Ms: _b, ...m }) => m,
+      );
+    const uniform = await runCli(["--data", csv, "--k", "5", "--json"]);
+    const ignored = await runCli(["--data", mixed, "--k", "5", "--json", "--ignore-ratings"]);
+    const weighted = await runCli(["--data", mixed, "--k", "5", "--json"]);
+    expect([uniform.code, ignored.code, weighted.code]).toEqual([0, 0, 0]);
+    // Equal ratings weigh nothing, and ignored ones neither: the same figures, model by model.
+    expect(quality(ignored.stdout)).toEqual(quality(uniform.stdout));
+    // Ratings change the pipeline's history weights only: the baselines stay as they were.
+    expect(quality(weighted.stdout).slice(0, 3)).toEqual(quality(uniform.stdout).slice(0, 3));
+    expect(weighted.stderr).not.toEqual(ignored.stderr);
   });
 
   it("prints a table for a .inter file under the temporal protocol", async () => {

@@ -13,14 +13,23 @@ describe("parseInteractions", () => {
       "inter",
     );
     expect(inter).toEqual([
-      { userId: "1", itemId: "10", timestamp: 100 },
-      { userId: "2", itemId: "11", timestamp: 200 },
+      { userId: "1", itemId: "10", timestamp: 100, rating: 4 },
+      { userId: "2", itemId: "11", timestamp: 200, rating: 3 },
     ]);
     const csv = parseInteractions('userId,movieId,rating,timestamp\n"7",42,5,9\n', "csv");
-    expect(csv).toEqual([{ userId: "7", itemId: "42", timestamp: 9 }]);
+    expect(csv).toEqual([{ userId: "7", itemId: "42", timestamp: 9, rating: 5 }]);
+    expect(parseInteractions("user,item\n7,42\n", "csv")).toEqual([{ userId: "7", itemId: "42", timestamp: 0 }]);
   });
 
-  it("rejects a file without user or item columns, or a bad timestamp", () => {
+  it("rejects a file without user or item columns, or a bad timestamp or rating", () => {
+    for (const bad of ["user,item,rating\n1,2,x\n", "user,item,rating\n1,2,\n"]) {
+      expect(() => parseInteractions(bad, "csv")).toThrow(
+        expect.objectContaining({
+          code: FeedRankerErrorCode.DATA_INVALID,
+          message: expect.stringContaining("line 2: rating is not a number"),
+        }),
+      );
+    }
     expect(() => parseInteractions("a,b\n1,2\n", "csv")).toThrow(
       expect.objectContaining({ code: FeedRankerErrorCode.DATA_INVALID }),
     );
@@ -76,8 +85,8 @@ describe("evaluate", () => {
       grid: { lambda: [10], dropout: [0], knnNeighbours: [20], sessionScale: [60, 600] },
     });
     // The session model's time scale is tuned on validation over the grid.
-    expect(lines.filter((l) => l.includes("session-model scale=60s")).length).toBe(3);
-    expect(lines.filter((l) => l.includes("session-model scale=600s")).length).toBe(3);
+    expect(lines.filter((l) => l.includes("session-model scale=60s")).length).toBe(4);
+    expect(lines.filter((l) => l.includes("session-model scale=600s")).length).toBe(4);
     expect([0, 60, 600]).toContain(report.models.find((m) => m.model === "reelkit")?.tuned.sessionScale);
     const ndcg = Object.fromEntries(report.models.map((m) => [m.model, m.metrics.ndcg]));
     expect(Object.keys(ndcg)).toEqual(["pop", "itemknn", "ease", "reelkit"]);
@@ -128,6 +137,19 @@ describe("evaluate", () => {
     const pop = refitted.models.find((m) => m.model === "pop")?.metrics.ndcg as number;
     expect(a?.metrics.ndcg).toBeGreaterThan(pop + 0.15);
     expect(b?.metrics.ndcg).toBeGreaterThan(pop + 0.15);
+  });
+
+  it("replays ratings as shares watched: they weigh the pipeline's history, not the baselines", async () => {
+    // In-group items rated 4–5, the two random off-group ones 1: the weights tell them apart.
+    const plain = tasteData();
+    const rated = plain.map((r) => ({ ...r, rating: r.timestamp === 2_000_000 ? 1 : 4 + (r.itemId.length % 2) }));
+    const grid = { lambda: [10], dropout: [0], knnNeighbours: [20], sessionWeight: [0] };
+    const a = await evaluate(rated, { k: 5, grid });
+    const b = await evaluate(plain, { k: 5, grid });
+    const by = (r: typeof a, model: string) => r.models.find((m) => m.model === model);
+    for (const model of ["pop", "itemknn", "ease"]) expect(by(a, model)?.metrics).toEqual(by(b, model)?.metrics);
+    expect(by(a, "reelkit")?.validNdcg).not.toBe(by(b, "reelkit")?.validNdcg);
+    expect(by(a, "reelkit")?.metrics.ndcg).toBeGreaterThan((by(a, "pop")?.metrics.ndcg as number) + 0.2);
   });
 
   it("runs the temporal leave-last-out protocol end to end", async () => {

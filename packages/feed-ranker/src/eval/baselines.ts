@@ -1,4 +1,4 @@
-import { topK } from "../item-model.js";
+import { ItemModel, topK } from "../item-model.js";
 
 /** A model the evaluation can fit on training histories and ask for a top-K list. */
 export interface Recommender {
@@ -103,6 +103,27 @@ export function itemKnn(histories: Map<string, string[]>, vocab: Vocabulary, nei
         if (i !== undefined) mask[i] = 0;
       }
       return pick(scores, vocab, exclude, k);
+    },
+  };
+}
+
+/**
+ * EASE (Steck 2019) on unweighted histories with every neighbour kept: the strongest classical
+ * baseline, `dropout` > 0 adding DLAE's popularity-scaled diagonal.
+ */
+export function ease(histories: Map<string, string[]>, lambda: number, dropout: number): Recommender {
+  const model = new ItemModel({ neighbours: 0 });
+  model.update(histories.values());
+  model.refit(lambda, dropout);
+  return {
+    name: "ease",
+    recommend(userId, exclude, k) {
+      const scores = model.scoreAll(histories.get(userId) ?? []);
+      for (const item of exclude) {
+        const i = model.index.get(item);
+        if (i !== undefined) scores[i] = Number.NEGATIVE_INFINITY;
+      }
+      return topK(scores, k).map((i) => model.items[i] as string);
     },
   };
 }

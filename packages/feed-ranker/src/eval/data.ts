@@ -7,11 +7,14 @@ export interface Interaction {
   itemId: string;
   /** Seconds or milliseconds, as in the file; only the order and gaps matter. 0 when absent. */
   timestamp: number;
+  /** The rating, when the file has a rating column (an explicit strength of the interaction). */
+  rating?: number;
 }
 
 const userNames = ["user_id", "userid", "user", "uid"];
 const itemNames = ["item_id", "itemid", "item", "movie_id", "movieid", "video_id", "videoid", "iid"];
 const timeNames = ["timestamp", "time", "ts"];
+const ratingNames = ["rating", "score", "stars"];
 
 function column(header: string[], names: string[]): number {
   return header.findIndex((h) => names.includes(h));
@@ -19,7 +22,7 @@ function column(header: string[], names: string[]): number {
 
 /**
  * Parse a RecBole atomic `.inter` file (tab-separated, header `user_id:token item_id:token …`) or
- * a CSV with a header naming user, item and (optionally) timestamp columns.
+ * a CSV with a header naming user, item and (optionally) timestamp and rating columns.
  */
 export function parseInteractions(text: string, format: "inter" | "csv"): Interaction[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
@@ -30,6 +33,7 @@ export function parseInteractions(text: string, format: "inter" | "csv"): Intera
   const u = column(header, userNames);
   const i = column(header, itemNames);
   const t = column(header, timeNames);
+  const rt = column(header, ratingNames);
   if (u < 0 || i < 0) {
     throw new FeedRankerError(
       FeedRankerErrorCode.DATA_INVALID,
@@ -48,7 +52,15 @@ export function parseInteractions(text: string, format: "inter" | "csv"): Intera
     if (!Number.isFinite(timestamp)) {
       throw new FeedRankerError(FeedRankerErrorCode.DATA_INVALID, `line ${n + 1}: timestamp is not a number`);
     }
-    out.push({ userId, itemId, timestamp });
+    if (rt < 0) {
+      out.push({ userId, itemId, timestamp });
+      continue;
+    }
+    const rating = Number(cells[rt]);
+    if (!Number.isFinite(rating) || cells[rt]?.trim() === "") {
+      throw new FeedRankerError(FeedRankerErrorCode.DATA_INVALID, `line ${n + 1}: rating is not a number`);
+    }
+    out.push({ userId, itemId, timestamp, rating });
   }
   return out;
 }

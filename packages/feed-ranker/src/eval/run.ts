@@ -5,7 +5,7 @@ import { FeedRankerError, FeedRankerErrorCode } from "../errors.js";
 import { createFeedRanker } from "../feed.js";
 import { ItemModel } from "../item-model.js";
 import type { EngagementEvent } from "../types.js";
-import { itemKnn, popularity, type Recommender, vocabulary } from "./baselines.js";
+import { ease, itemKnn, popularity, type Recommender, vocabulary } from "./baselines.js";
 import type { Interaction } from "./data.js";
 import { MetricsAccumulator, percentile, type RankingMetrics, userMetrics } from "./metrics.js";
 import { type Protocol, type Split, splitBy } from "./split.js";
@@ -67,6 +67,11 @@ function group(rows: readonly Interaction[]): Map<string, Interaction[]> {
 
 const itemsOf = (rows: readonly Interaction[] | undefined) => (rows ?? []).map((r) => r.itemId);
 
+/** Length of every video in the replayed catalogue (ratings become shares of it watched). */
+const DURATION_MS = 60_000;
+/** The share watched of a video rated lowest (0 or below): still positive engagement. */
+const MIN_SHARE = 0.1;
+
 /** Evaluate on one phase: valid (mask train) or test (mask train + valid). */
 async function score(
   model: Recommender,
@@ -101,10 +106,20 @@ async function score(
  * is off: replaying a whole log into the signals port would let it see the future of each request.
  * Built on training for the validation phase, and again on training + validation for the test.
  */
-async function reelkitPipeline(trainRows: readonly Interaction[], items: readonly string[], seconds: boolean) {
+async function reelkitPipeline(
+  trainRows: readonly Interaction[],
+  items: readonly string[],
+  seconds: boolean,
+  maxRating: number | undefined,
+) {
   const histories = group([...trainRows].sort((a, b) => a.timestamp - b.timestamp));
+  // A rated video was watched, more of it the higher the rating (rating / highest rating, at least
+  // MIN_SHARE): the share is its history weight, what the signals port's `interest` reports for
+  // the replayed views below. Every rating stays a positive interaction (`positiveWatch`).
+  const watched = (r: Interaction) =>
+    maxRating === undefined || r.rating === undefined ? 1 : Math.min(1, Math.max(MIN_SHARE, r.rating / maxRating));
   const model = new ItemModel({ neighbours: 0 });
-  model.update([...histories.values()].map(itemsOf));
+  model.update([...histories.values()].map((rows) => rows.map((r) => ({ itemId: r.itemId, weight: watched(r) }))));
   // A second item model on session co-engagement: pairs weighted by closeness in time. Its time
   // scale (seconds) is tuned on validation, so the model is rebuilt per scale.
   let sessionModel = new ItemModel({ neighbours: 0, lambda: 100 });
@@ -114,12 +129,23 @@ async function reelkitPipeline(trainRows: readonly Interaction[], items: readonl
     sessionModel.updateTimed(timed, seconds ? scaleSeconds : scaleSeconds * 1000);
     sessionModel.refit();
   };
+  const toMs = (ts: number) => Math.round(seconds ? ts * 1000 : ts);
+  // A video is out from its first interaction on: a request at time t cannot be served one that
+  // nobody had seen yet (the feed filters videos created after the request).
+  const createdAt = new Map<string, number>();
+  for (const r of trainRows) createdAt.set(r.itemId, Math.min(createdAt.get(r.itemId) ?? Infinity, toMs(r.timestamp)));
   const catalog = new Catalog();
-  catalog.upsert(items.map((videoId) => ({ videoId, creatorId: videoId, createdAt: 0 })));
+  catalog.upsert(
+    items.map((videoId) => ({
+      videoId,
+      creatorId: videoId,
+      createdAt: Math.max(0, createdAt.get(videoId) ?? 0),
+      durationMs: DURATION_MS,
+    })),
+  );
   const state = createMemoryState();
-  const signals = createMemorySignals({ recentLimit: 100_000, coWindow: 10 });
+  const signals = createMemorySignals({ recentLimit: 100_000, coWindow: 10, positiveWatch: MIN_SHARE });
   const clock = { t: 0 };
-  const toMs = (ts: number) => (seconds ? ts * 1000 : ts);
   const lastSeen = new Map<string, number>();
   for (const [userId, rows] of histories) lastSeen.set(userId, toMs(rows[rows.length - 1]?.timestamp ?? 0));
   const build = (sessionWeight: number) =>
@@ -164,10 +190,16 @@ async function reelkitPipeline(trainRows: readonly Interaction[], items: readonl
   const replay = build(0);
   const sorted = [...trainRows].sort((a, b) => a.timestamp - b.timestamp);
   for (let at = 0; at < sorted.length; at += 4000) {
-    const events: EngagementEvent[] = sorted.slice(at, at + 4000).flatMap((r) => [
-      { userId: r.userId, videoId: r.itemId, type: "impression" as const, ts: toMs(r.timestamp) },
-      { userId: r.userId, videoId: r.itemId, type: "complete" as const, ts: toMs(r.timestamp) },
-    ]);
+    const events: EngagementEvent[] = sorted.slice(at, at + 4000).flatMap((r): EngagementEvent[] => {
+      const ts = toMs(r.timestamp);
+      const share = watched(r);
+      return [
+        { userId: r.userId, videoId: r.itemId, type: "impression", ts },
+        share === 1
+          ? { userId: r.userId, videoId: r.itemId, type: "complete", ts }
+          : { userId: r.userId, videoId: r.itemId, type: "view", watchMs: share * DURATION_MS, ts },
+      ];
+    });
     await replay.engage(events);
   }
   return {
@@ -206,15 +238,24 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
       `${vocab.items.length} items: the offline evaluation is limited to 20,000`,
     );
   }
-  const seconds = Math.max(...interactions.map((r) => r.timestamp)) < 1e11;
+  // A loop, not Math.max(...rows): a spread of a million arguments overflows the stack.
+  let latest = Number.NEGATIVE_INFINITY;
+  let maxRating: number | undefined = Number.NEGATIVE_INFINITY;
+  for (const r of interactions) {
+    latest = Math.max(latest, r.timestamp);
+    maxRating = r.rating === undefined || maxRating === undefined ? undefined : Math.max(maxRating, r.rating);
+  }
+  // Ratings (every row must have one, some above 0) become shares watched: see reelkitPipeline.
+  if (maxRating !== undefined && maxRating <= 0) maxRating = undefined;
+  const seconds = latest < 1e11;
   log(
     `${interactions.length} interactions, ${split.train.size} users, ${allItems.size} items; ${protocol} split: ${raw.train.length}/${raw.valid.length}/${raw.test.length}`,
   );
   const grid = {
     knnNeighbours: options.grid?.knnNeighbours ?? [50, 100, 200, 400],
-    lambda: options.grid?.lambda ?? [100, 300],
-    dropout: options.grid?.dropout ?? [0, 0.33],
-    sessionWeight: options.grid?.sessionWeight ?? [0.5, 1, 2],
+    lambda: options.grid?.lambda ?? [100, 200, 300],
+    dropout: options.grid?.dropout ?? [0, 0.33, 0.5],
+    sessionWeight: options.grid?.sessionWeight ?? [0.5, 0.7, 1, 2],
     sessionScale: options.grid?.sessionScale ?? [300, 600, 3600],
   };
 
@@ -254,7 +295,19 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
   }
   await finish(itemKnn(fitHistories, fitVocab, bestKnn.neighbours), { neighbours: bestKnn.neighbours }, bestKnn.ndcg);
 
-  const pipeline = await reelkitPipeline(raw.train, vocab.items, seconds);
+  // EASE on unweighted histories, tuned on the same grid: the strongest classical baseline.
+  let bestEase = { ndcg: -1, lambda: 0, dropout: 0 };
+  for (const lambda of grid.lambda) {
+    for (const dropout of grid.dropout) {
+      const ndcg = (await score(ease(trainHistories, lambda, dropout), split, "valid", k)).metrics.ndcg;
+      log(`ease lambda=${lambda} dropout=${dropout}: valid ndcg@${k} ${ndcg.toFixed(4)}`);
+      if (ndcg > bestEase.ndcg) bestEase = { ndcg, lambda, dropout };
+    }
+  }
+  const { ndcg: easeValid, ...easeTuned } = bestEase;
+  await finish(ease(fitHistories, easeTuned.lambda, easeTuned.dropout), easeTuned, easeValid);
+
+  const pipeline = await reelkitPipeline(raw.train, vocab.items, seconds, maxRating);
   // Coordinate search on validation: the main model first, then the session model's weight.
   let best = { ndcg: -1, lambda: 0, dropout: 0, sessionWeight: 0, sessionScale: 0 };
   for (const lambda of grid.lambda) {
@@ -266,9 +319,6 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
     }
   }
   pipeline.model.refit(best.lambda, best.dropout);
-  // The pipeline's EASE alone (no session model), reported as `ease`: the strongest classical
-  // baseline, tuned and (with `refit`) refit exactly like ours, so the two compare fairly.
-  const easeValid = best.ndcg;
   if (grid.sessionWeight.some((w) => w > 0)) {
     for (const sessionScale of grid.sessionScale) {
       pipeline.buildSession(sessionScale);
@@ -286,14 +336,13 @@ export async function evaluate(interactions: readonly Interaction[], options: Ev
     // Validation interactions join training: the models are rebuilt on both with the tuned
     // hyper-parameters, and the replay makes them each user's history (and so seen).
     const items = [...new Set([...vocab.items, ...raw.valid.map((r) => r.itemId)])];
-    final = await reelkitPipeline([...raw.train, ...raw.valid], items, seconds);
+    final = await reelkitPipeline([...raw.train, ...raw.valid], items, seconds, maxRating);
     final.model.refit(best.lambda, best.dropout);
     log(`reelkit: refit on training + validation (${raw.train.length + raw.valid.length} interactions)`);
   } else {
     // Validation items are history at test time: mark them seen so the feed never serves them.
     for (const [userId, rows] of split.valid) await pipeline.state.markSeen(userId, itemsOf(rows));
   }
-  await finish({ ...final.recommender(0), name: "ease" }, { lambda: best.lambda, dropout: best.dropout }, easeValid);
   if (best.sessionWeight > 0) final.buildSession(best.sessionScale);
   await finish(final.recommender(best.sessionWeight), tuned, validNdcg);
 
