@@ -102,16 +102,22 @@ export class ItemModel {
    * keeps its larger weight. Serve with the same weights (`recommend(history, limit, weights)`).
    */
   update(histories: Iterable<ReadonlyArray<HistoryEntry>>): void {
-    for (const history of histories) {
-      const weights = new Map<number, number>();
-      for (const entry of history) {
-        const { itemId, weight } = typeof entry === "string" ? { itemId: entry, weight: 1 } : entry;
-        if (!(Number.isFinite(weight) && weight >= 0)) {
+    // Every entry is checked before anything is counted: a bad one leaves the model as it was.
+    const all = [...histories].map((history) =>
+      history.map((entry) => {
+        const e = typeof entry === "string" ? { itemId: entry, weight: 1 } : entry;
+        if (!(Number.isFinite(e.weight) && e.weight >= 0)) {
           throw new FeedRankerError(
             FeedRankerErrorCode.INVALID_INPUT,
-            `history weight of ${itemId} must be a finite number ≥ 0, got ${weight}`,
+            `history weight of ${e.itemId} must be a finite number ≥ 0, got ${e.weight}`,
           );
         }
+        return e;
+      }),
+    );
+    for (const history of all) {
+      const weights = new Map<number, number>();
+      for (const { itemId, weight } of history) {
         const i = this.id(itemId);
         weights.set(i, Math.max(weights.get(i) ?? 0, weight));
       }

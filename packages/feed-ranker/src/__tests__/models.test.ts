@@ -79,11 +79,17 @@ describe("ItemModel (EASE)", () => {
     expect([...model.scoreAll(["a1", "b1"], undefined, [1])]).toEqual([...model.scoreAll(["a1", "b1"])]);
   });
 
-  it("rejects a negative or non-finite history weight with INVALID_INPUT", () => {
+  it("rejects a negative or non-finite history weight with INVALID_INPUT, counting nothing", () => {
     for (const weight of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new ItemModel().update([[{ itemId: "a", weight }]])).toThrow(
+      const model = ItemModel.train(histories(6), { lambda: 10 });
+      const before = [...model.scoreAll(["a1"])];
+      expect(() => model.update([["a1", "a2", "new"], [{ itemId: "a3", weight }]])).toThrow(
         expect.objectContaining({ code: "INVALID_INPUT" }),
       );
+      expect(model.stale).toBe(false);
+      expect(model.index.has("new")).toBe(false);
+      model.refit();
+      expect([...model.scoreAll(["a1"])]).toEqual(before);
     }
   });
 
