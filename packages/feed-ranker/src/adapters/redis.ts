@@ -119,11 +119,13 @@ export function createRedisSignals(options: RedisSignalsOptions): SignalsPort {
             const key = k.recent(s.userId);
             const interest = k.interest(s.userId);
             await r.lrem(key, 0, s.videoId);
-            await r.lpush(key, s.videoId);
+            const length = await r.lpush(key, s.videoId);
             // The largest interest wins (ZADD GT: atomic, and a retried signal changes nothing).
-            await r.zadd(interest, "GT", interestOf(s), s.videoId);
-            const evicted = await r.lrange(key, o.recentLimit, -1);
-            if (evicted.length > 0) writes.push(r.zrem(interest, ...evicted));
+            writes.push(r.zadd(interest, "GT", interestOf(s), s.videoId));
+            if (length > o.recentLimit) {
+              const evicted = await r.lrange(key, o.recentLimit, -1);
+              if (evicted.length > 0) writes.push(r.zrem(interest, ...evicted));
+            }
             writes.push(r.ltrim(key, 0, o.recentLimit - 1), r.pexpire(key, ttl), r.pexpire(interest, ttl));
           }
           await Promise.all(writes);
