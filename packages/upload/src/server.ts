@@ -976,7 +976,15 @@ export function createUploadServer(options: UploadServerOptions): UploadServer {
       ...(info.sha256 !== undefined ? { ETag: `"${info.sha256}"` } : {}),
     };
     if (partial) headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
-    const body = size === 0 ? undefined : await store.read(id, { start, end });
+    let body: Awaited<ReturnType<UploadStore["read"]>> | undefined;
+    try {
+      body = size === 0 ? undefined : await store.read(id, { start, end });
+    } catch (error) {
+      // Terminated (or swept) between the lookup above and the read: gone, not a server error.
+      if (isUploadError(error) && error.code === UploadErrorCode.NOT_FOUND)
+        throw new HttpError(404, "upload not found");
+      throw error;
+    }
     res.writeHead(partial ? 206 : 200, headers);
     if (body === undefined || req.method === "HEAD") {
       body?.destroy();

@@ -247,6 +247,24 @@ describe("tus server", () => {
     expect(bad.headers.get("content-range")).toBe("bytes */10");
   });
 
+  it("answers 404, not 500, to a GET whose upload is terminated before its bytes are read", async () => {
+    const files = createFileStore({ dir: h.dir });
+    const store: UploadStore = {
+      ...files,
+      // A DELETE lands between the GET's lookup and its read.
+      read: async (id, range) => {
+        await files.remove(id);
+        return files.read(id, range);
+      },
+    };
+    await start({ store });
+    const url = await create(10);
+    await patch(url, 0, Buffer.from("0123456789"));
+    const res = await fetch(url, { headers: { Range: "bytes=-3" } });
+    expect(res.status).toBe(404);
+    expect((await head(url)).status).toBe(404);
+  });
+
   it("rejects path-traversal ids with 404 and never touches files outside the dir", async () => {
     await start();
     const secret = join(h.root, "secret.json");
