@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // reelkit-feed-eval --data <file> [--protocol recbole|temporal] [--k 10] [--seed 2020] [--refit] [--ignore-ratings] [--json]
 // Splits the interactions, tunes every model on validation, reports test metrics of pop, itemknn,
-// ease and reelkit (which replays ratings as shares watched unless --ignore-ratings). Progress on stderr; a table (or one JSON document with --json) on stdout.
+// ease and reelkit (which replays ratings as shares watched unless --ignore-ratings). Progress on
+// stderr; a table (or one JSON document with --json) on stdout.
 // On failure: `CODE: message` on stderr, exit 1; usage errors exit 2.
 import { parseArgs } from "node:util";
 import { isFeedRankerError } from "./errors.js";

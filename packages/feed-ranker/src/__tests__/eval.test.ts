@@ -16,8 +16,11 @@ describe("parseInteractions", () => {
       { userId: "1", itemId: "10", timestamp: 100, rating: 4 },
       { userId: "2", itemId: "11", timestamp: 200, rating: 3 },
     ]);
-    const csv = parseInteractions('userId,movieId,rating,timestamp\n"7",42,5,9\n', "csv");
-    expect(csv).toEqual([{ userId: "7", itemId: "42", timestamp: 9, rating: 5 }]);
+    const csv = parseInteractions('userId,movieId,rating,timestamp\n"7",42,5,9\n8,43,"4.5","10"\n', "csv");
+    expect(csv).toEqual([
+      { userId: "7", itemId: "42", timestamp: 9, rating: 5 },
+      { userId: "8", itemId: "43", timestamp: 10, rating: 4.5 },
+    ]);
     expect(parseInteractions("user,item\n7,42\n", "csv")).toEqual([{ userId: "7", itemId: "42", timestamp: 0 }]);
   });
 

@@ -42,9 +42,9 @@ export function parseInteractions(text: string, format: "inter" | "csv"): Intera
   }
   const out: Interaction[] = [];
   for (let n = 1; n < lines.length; n++) {
-    const cells = (lines[n] as string).split(sep);
-    const userId = cells[u]?.trim().replace(/^"|"$/g, "");
-    const itemId = cells[i]?.trim().replace(/^"|"$/g, "");
+    const cells = (lines[n] as string).split(sep).map((c) => c.trim().replace(/^"|"$/g, ""));
+    const userId = cells[u];
+    const itemId = cells[i];
     if (!userId || !itemId) {
       throw new FeedRankerError(FeedRankerErrorCode.DATA_INVALID, `line ${n + 1}: missing user or item`);
     }
@@ -57,7 +57,7 @@ export function parseInteractions(text: string, format: "inter" | "csv"): Intera
       continue;
     }
     const rating = Number(cells[rt]);
-    if (!Number.isFinite(rating) || cells[rt]?.trim() === "") {
+    if (!Number.isFinite(rating) || cells[rt] === "") {
       throw new FeedRankerError(FeedRankerErrorCode.DATA_INVALID, `line ${n + 1}: rating is not a number`);
     }
     out.push({ userId, itemId, timestamp, rating });
