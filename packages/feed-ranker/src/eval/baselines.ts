@@ -117,13 +117,7 @@ export function ease(histories: Map<string, string[]>, lambda: number, dropout: 
   model.refit(lambda, dropout);
   return {
     name: "ease",
-    recommend(userId, exclude, k) {
-      const scores = model.scoreAll(histories.get(userId) ?? []);
-      for (const item of exclude) {
-        const i = model.index.get(item);
-        if (i !== undefined) scores[i] = Number.NEGATIVE_INFINITY;
-      }
-      return topK(scores, k).map((i) => model.items[i] as string);
-    },
+    recommend: (userId, exclude, k) =>
+      pick(model.scoreAll(histories.get(userId) ?? []), { items: model.items, index: model.index }, exclude, k),
   };
 }

@@ -101,8 +101,8 @@ async function score(
 /**
  * The `reelkit` model: the `createFeedRanker` pipeline itself, fed the training interactions as
  * engagement, with two offline-trained item models as candidate sources (lifetime co-occurrence,
- * and session co-engagement weighted by closeness in time). Ratings carry no
- * watch/like/negative labels, so the objective heads are off and the light score ranks. Trending
+ * and session co-engagement weighted by closeness in time). Ratings are replayed as shares watched
+ * but carry no like/negative labels, so the objective heads are off and the light score ranks. Trending
  * is off: replaying a whole log into the signals port would let it see the future of each request.
  * Built on training for the validation phase, and again on training + validation for the test.
  */
